@@ -1,0 +1,50 @@
+// Dataset: images kept as uint8 on the host, converted to float [0,1] per batch.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace loupe {
+
+struct Batch {
+  torch::Tensor images;  // float [B,C,H,W] in [0,1], CPU
+  torch::Tensor labels;  // int64 [B], CPU
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // indices: int64 [B] on the CPU, each in [0, size()).
+  virtual Batch get(const torch::Tensor& indices) const = 0;
+  virtual std::vector<std::string> class_names() const = 0;
+  virtual std::array<int64_t, 3> image_shape() const = 0;  // C, H, W
+  int64_t num_classes() const { return static_cast<int64_t>(class_names().size()); }
+  // Every sample, in order (for small datasets and tests).
+  Batch all() const;
+};
+
+// Images held in memory as uint8 [N,C,H,W] with int64 labels [N].
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(torch::Tensor images_u8, torch::Tensor labels, std::vector<std::string> class_names);
+  int64_t size() const override;
+  Batch get(const torch::Tensor& indices) const override;
+  std::vector<std::string> class_names() const override { return class_names_; }
+  std::array<int64_t, 3> image_shape() const override;
+  const torch::Tensor& images_u8() const { return images_; }
+  const torch::Tensor& labels() const { return labels_; }
+  // The samples at `indices`, as a new dataset (a split or subset).
+  TensorDataset subset(const torch::Tensor& indices) const;
+
+ private:
+  torch::Tensor images_;
+  torch::Tensor labels_;
+  std::vector<std::string> class_names_;
+};
+
+}  // namespace loupe

@@ -1,0 +1,37 @@
+#include "loupe/data/dataset.h"
+
+#include <torch/torch.h>
+
+#include "loupe/core/error.h"
+
+namespace loupe {
+
+Batch Dataset::all() const { return get(torch::arange(size(), torch::kLong)); }
+
+TensorDataset::TensorDataset(torch::Tensor images_u8, torch::Tensor labels, std::vector<std::string> class_names)
+    : images_(std::move(images_u8)), labels_(std::move(labels)), class_names_(std::move(class_names)) {
+  LOUPE_CHECK(images_.dim() == 4 && images_.scalar_type() == torch::kUInt8, "dataset images: expected uint8 [N,C,H,W], got ",
+              images_.scalar_type(), " ", images_.sizes());
+  LOUPE_CHECK(labels_.dim() == 1 && labels_.size(0) == images_.size(0), "dataset labels: expected [", images_.size(0),
+              "], got ", labels_.sizes());
+  labels_ = labels_.to(torch::kLong);
+  if (labels_.numel() > 0) {
+    const int64_t hi = labels_.max().item<int64_t>(), lo = labels_.min().item<int64_t>();
+    LOUPE_CHECK(lo >= 0 && hi < static_cast<int64_t>(class_names_.size()), "dataset labels: expected values in [0,",
+                class_names_.size(), "), found [", lo, ",", hi, "]");
+  }
+}
+
+int64_t TensorDataset::size() const { return images_.size(0); }
+
+Batch TensorDataset::get(const torch::Tensor& indices) const {
+  return {images_.index_select(0, indices).to(torch::kFloat).div_(255.0f), labels_.index_select(0, indices)};
+}
+
+std::array<int64_t, 3> TensorDataset::image_shape() const { return {images_.size(1), images_.size(2), images_.size(3)}; }
+
+TensorDataset TensorDataset::subset(const torch::Tensor& indices) const {
+  return TensorDataset(images_.index_select(0, indices), labels_.index_select(0, indices), class_names_);
+}
+
+}  // namespace loupe

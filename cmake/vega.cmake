@@ -1,0 +1,2 @@
+# Placeholder until the report work lands: no Vega bundle.
+set(LOUPE_VEGA_AVAILABLE OFF)

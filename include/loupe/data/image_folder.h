@@ -1,0 +1,22 @@
+// An image-folder dataset: root/<class>/*.png|jpg|jpeg, classes sorted by name
+// (like torchvision's ImageFolder). Images are resized to a common size.
+#pragma once
+
+#include "loupe/core/fs.h"
+#include "loupe/data/dataset.h"
+
+namespace loupe {
+
+struct ImageFolderOptions {
+  int channels = 3;       // 1 or 3
+  int64_t size = 0;       // resize to size x size (bilinear); 0 = all images must share a size
+};
+
+// An empty root, a class folder without images or an unreadable image is a
+// loupe::Error naming the path.
+TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& options = {});
+
+// Every .png/.jpg/.jpeg file in a folder (sorted), or the single file given.
+std::vector<fs::path> list_images(const fs::path& path_or_folder);
+
+}  // namespace loupe

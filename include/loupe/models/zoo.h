@@ -1,0 +1,33 @@
+// The model zoo: a name → factory registry driving the CLI's choices and the tests.
+// Parameter and buffer names follow torchvision, so its weights load from
+// .safetensors files.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loupe/core/fs.h"
+#include "loupe/models/taps.h"
+
+namespace loupe {
+
+struct ModelSpec {
+  std::string arch;           // a zoo name, e.g. "resnet18_small"
+  int64_t in_channels = 3;    // 1 or 3
+  int64_t num_classes = 10;
+};
+
+// Zoo names: "small_cnn", "resnet18" (7x7/2 stem + max-pool), "resnet18_small"
+// (3x3/1 stem, no max-pool, for 28x28–64x64 inputs), "resnet50", "resnet50_small".
+std::vector<std::string> model_names();
+// Unknown names are a loupe::Error listing the valid ones.
+std::shared_ptr<TappedModel> make_model(const ModelSpec& spec);
+
+// Loads torchvision-named weights from a .safetensors file into the model. Missing
+// or unexpected names and shape mismatches are errors naming the file and tensor.
+void load_torchvision_weights(TappedModel& model, const fs::path& path);
+// Writes the model's parameters and buffers under their torchvision names.
+void save_torchvision_weights(TappedModel& model, const fs::path& path);
+
+}  // namespace loupe

@@ -1,0 +1,78 @@
+#include "loupe/explain/cam_base.h"
+
+#include <torch/torch.h>
+
+#include "loupe/core/error.h"
+
+namespace loupe {
+
+torch::Tensor upsample_maps(const torch::Tensor& maps, int64_t height, int64_t width) {
+  if (maps.size(1) == height && maps.size(2) == width) return maps;
+  namespace F = torch::nn::functional;
+  return F::interpolate(maps.unsqueeze(1), F::InterpolateFuncOptions()
+                                               .size(std::vector<int64_t>{height, width})
+                                               .mode(torch::kBilinear)
+                                               .align_corners(false))
+      .squeeze(1);
+}
+
+torch::Tensor scale_maps(const torch::Tensor& maps, bool signed_maps) {
+  const auto flat = maps.flatten(1);
+  constexpr double eps = 1e-7;  // as pytorch-grad-cam: an all-zero map stays zero
+  if (signed_maps) {
+    const auto peak = std::get<0>(flat.abs().max(1)).view({-1, 1, 1});
+    return maps / (peak + eps);
+  }
+  const auto lo = std::get<0>(flat.min(1)).view({-1, 1, 1});
+  const auto hi = std::get<0>(flat.max(1)).view({-1, 1, 1});
+  return (maps - lo) / (hi - lo + eps);
+}
+
+torch::Tensor CamExplainer::weighted_map(const torch::Tensor& activations, const torch::Tensor&,
+                                         const torch::Tensor& weights) {
+  return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
+}
+
+Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& images, const Target& target) {
+  check_images(images, "images");
+  const std::string tap = options_.tap.empty() ? model.default_cam_tap() : options_.tap;
+  check_tap_name(model.arch(), tap, model.tap_names());
+  LOUPE_CHECK(options_.batch_size > 0, "batch size ", options_.batch_size, ": expected a positive number");
+  const auto device = model_device(model);
+  const bool was_training = model.is_training();
+  model.eval();
+
+  std::vector<torch::Tensor> maps, weights, scores;
+  for (int64_t begin = 0; begin < images.size(0); begin += options_.batch_size) {
+    const int64_t end = std::min(images.size(0), begin + options_.batch_size);
+    const auto x = images.slice(0, begin, end).to(device, torch::kFloat);
+    Taps taps;
+    taps.record(tap);
+    torch::Tensor activations, grads, score;
+    {
+      torch::AutoGradMode grad_mode(uses_gradients());
+      const auto outputs = model.forward(x, &taps);
+      activations = taps.recorded(tap);
+      LOUPE_CHECK(activations.dim() == 4, "tap ", tap, " of ", model.arch(),
+                  ": CAM methods need a spatial feature map [N,C,h,w], got ", activations.sizes());
+      score = target(outputs, x);
+      LOUPE_CHECK(score.dim() == 1 && score.size(0) == x.size(0), "target: expected one value per image ([",
+                  x.size(0), "]), got ", score.sizes());
+      if (uses_gradients()) grads = torch::autograd::grad({score.sum()}, {activations})[0];
+    }
+    torch::NoGradGuard no_grad;
+    activations = activations.detach();
+    const auto w = channel_weights(activations, grads);
+    auto cam = weighted_map(activations, grads, w);
+    if (!options_.signed_maps) cam = torch::relu(cam);
+    cam = upsample_maps(cam, x.size(2), x.size(3));
+    if (options_.normalize) cam = scale_maps(cam, options_.signed_maps);
+    maps.push_back(cam.cpu());
+    weights.push_back(w.cpu());
+    scores.push_back(score.detach().cpu());
+  }
+  if (was_training) model.train();
+  return {torch::cat(maps), torch::cat(weights), torch::cat(scores)};
+}
+
+}  // namespace loupe

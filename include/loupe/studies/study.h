@@ -1,0 +1,36 @@
+// What every study shares: the common options, and the name → runner registry that
+// drives `loupe study <name>` and `loupe demo`.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "loupe/core/fs.h"
+#include "loupe/report/report.h"
+
+namespace loupe {
+
+struct StudyCommon {
+  std::string preset = "quick";                 // "quick" (a 2-core CPU, minutes) or "paper"
+  torch::Device device = torch::Device(torch::kCPU);
+  uint64_t seed = 0;
+  fs::path out = "loupe-out";                   // report folder (report.html, metrics.json, models/)
+};
+
+struct StudyEntry {
+  std::string name;
+  std::string description;  // one line, shown in the demo index and --help
+  // Runs the study with its defaults for the common options and returns its report
+  // (already written to common.out).
+  std::function<report::Report(const StudyCommon&)> run;
+};
+
+const std::vector<StudyEntry>& studies();
+
+// Checks a preset name: "quick" or "paper".
+void check_preset(const std::string& preset);
+
+}  // namespace loupe

@@ -1,0 +1,24 @@
+#include "loupe/studies/study.h"
+
+#include "loupe/core/error.h"
+#include "loupe/studies/bias.h"
+
+namespace loupe {
+
+void check_preset(const std::string& preset) {
+  LOUPE_CHECK(preset == "quick" || preset == "paper", "--preset ", preset, ": expected quick or paper");
+}
+
+const std::vector<StudyEntry>& studies() {
+  static const std::vector<StudyEntry> entries = {
+      {"bias", "Shortcut learning on ColouredFashionMNIST: a lazy model that learns colour vs a grayscale control",
+       [](const StudyCommon& common) {
+         BiasStudyOptions o;
+         o.common = common;
+         return run_bias_study(o);
+       }},
+  };
+  return entries;
+}
+
+}  // namespace loupe

@@ -1,0 +1,32 @@
+// Named datasets for the CLI (`--data NAME`): the name → loader registry.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loupe/core/fs.h"
+#include "loupe/data/dataset.h"
+
+namespace loupe {
+
+struct DataSplits {
+  std::shared_ptr<TensorDataset> train, validation, test;
+};
+
+struct DataRequest {
+  std::string name;      // see dataset_names()
+  fs::path dir;          // IDX folder (mnist; fashion-mnist overrides the default) or image-folder root
+  uint64_t seed = 0;     // splits and colours
+  double bias = 0.95;    // coloured datasets
+  int64_t test_offset = 5;
+};
+
+// "fashion-mnist", "mnist", "coloured-fashion-mnist", "coloured-mnist",
+// "gray-fashion-mnist", "gray-mnist" (3-channel grayscale control), "folder"
+// (dir/<class>/*.png|jpg; a seeded 80/10/10 split).
+std::vector<std::string> dataset_names();
+// Unknown names are a loupe::Error listing the valid ones.
+DataSplits load_dataset(const DataRequest& request);
+
+}  // namespace loupe

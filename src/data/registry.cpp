@@ -1,0 +1,102 @@
+#include "loupe/data/registry.h"
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "loupe/core/error.h"
+#include "loupe/data/coloured.h"
+#include "loupe/data/image_folder.h"
+#include "loupe/data/mnist.h"
+
+namespace loupe {
+namespace {
+
+std::pair<TensorDataset, TensorDataset> base_pair(const std::string& base, const DataRequest& r) {
+  if (base == "mnist") {
+    LOUPE_CHECK(!r.dir.empty(), "--data ", r.name, ": give the folder holding the MNIST IDX files with --data-dir DIR");
+    return {load_mnist(r.dir, "train"), load_mnist(r.dir, "test")};
+  }
+  const fs::path dir = r.dir.empty() ? fs::path(kFashionMnistDir) : r.dir;
+  return {load_fashion_mnist("train", dir), load_fashion_mnist("test", dir)};
+}
+
+// 48k/12k train/validation split of the 60k training images, as the coloured variant.
+DataSplits plain(const std::string& base, const DataRequest& r) {
+  auto [train, test] = base_pair(base, r);
+  ColouredOptions o;
+  o.seed = r.seed;
+  auto g = make_gray_control(train, test, o);
+  // The plain variant keeps one channel: the first of the replicated gray channels.
+  auto one = [](const TensorDataset& d) {
+    return std::make_shared<TensorDataset>(d.images_u8().narrow(1, 0, 1).contiguous(), d.labels(), d.class_names());
+  };
+  return {one(g.train), one(g.validation), one(g.test)};
+}
+
+DataSplits coloured(const std::string& base, const DataRequest& r) {
+  auto [train, test] = base_pair(base, r);
+  ColouredOptions o;
+  o.seed = r.seed;
+  o.bias = r.bias;
+  o.test_offset = r.test_offset;
+  auto c = make_coloured(train, test, o);
+  return {std::make_shared<TensorDataset>(c.train), std::make_shared<TensorDataset>(c.validation),
+          std::make_shared<TensorDataset>(c.test)};
+}
+
+DataSplits gray(const std::string& base, const DataRequest& r) {
+  auto [train, test] = base_pair(base, r);
+  ColouredOptions o;
+  o.seed = r.seed;
+  auto g = make_gray_control(train, test, o);
+  return {std::make_shared<TensorDataset>(g.train), std::make_shared<TensorDataset>(g.validation),
+          std::make_shared<TensorDataset>(g.test)};
+}
+
+DataSplits folder(const DataRequest& r) {
+  LOUPE_CHECK(!r.dir.empty(), "--data folder: give the image folder root (root/<class>/*.png) with --data-dir DIR");
+  const auto all = load_image_folder(r.dir);
+  auto gen = at::detail::createCPUGenerator(r.seed);
+  const auto perm = torch::randperm(all.size(), gen, torch::kLong);
+  const int64_t n = all.size(), n_train = n * 8 / 10, n_val = n / 10;
+  LOUPE_CHECK(n >= 10, r.dir.string(), ": found ", n, " images; need at least 10 to split 80/10/10 into train/validation/test");
+  return {std::make_shared<TensorDataset>(all.subset(perm.slice(0, 0, n_train))),
+          std::make_shared<TensorDataset>(all.subset(perm.slice(0, n_train, n_train + n_val))),
+          std::make_shared<TensorDataset>(all.subset(perm.slice(0, n_train + n_val, n)))};
+}
+
+const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& registry() {
+  static const std::map<std::string, std::function<DataSplits(const DataRequest&)>> loaders = {
+      {"fashion-mnist", [](const DataRequest& r) { return plain("fashion-mnist", r); }},
+      {"mnist", [](const DataRequest& r) { return plain("mnist", r); }},
+      {"coloured-fashion-mnist", [](const DataRequest& r) { return coloured("fashion-mnist", r); }},
+      {"coloured-mnist", [](const DataRequest& r) { return coloured("mnist", r); }},
+      {"gray-fashion-mnist", [](const DataRequest& r) { return gray("fashion-mnist", r); }},
+      {"gray-mnist", [](const DataRequest& r) { return gray("mnist", r); }},
+      {"folder", folder},
+  };
+  return loaders;
+}
+
+}  // namespace
+
+std::vector<std::string> dataset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, loader] : registry()) names.push_back(name);
+  return names;
+}
+
+DataSplits load_dataset(const DataRequest& request) {
+  auto it = registry().find(request.name);
+  if (it == registry().end()) {
+    std::ostringstream valid;
+    for (const auto& n : dataset_names()) valid << (valid.tellp() ? ", " : "") << n;
+    fail("--data ", request.name, ": unknown dataset; valid names: ", valid.str());
+  }
+  return it->second(request);
+}
+
+}  // namespace loupe

@@ -90,7 +90,7 @@ Runner add_demo_command(CLI::App& app) {
     }
     index.write(out);
     // The index is report.html like every report; index.html is the name people look for.
-    fs::copy_file(out / "report.html", out / "index.html", fs::copy_options::overwrite_existing);
+    write_file_atomic(out / "index.html", index.html());
     std::cout << "demo index: " << (out / "index.html").string() << "\n";
   };
 }

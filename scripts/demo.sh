@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Installs, builds and runs `loupe demo` (every study's quick preset on built-in data).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh loupe_app
+exec ./build/loupe demo --out "${LOUPE_DEMO_OUT:-loupe-demo}" "$@"

@@ -4,6 +4,8 @@
 // rotates the mapping: class c gets colour (c + offset) mod 10, so colour misleads.
 // Strokes are multiplied by the colour; the background stays black. Deterministic
 // from the seed.
+// As in the usual definition, the random colour may be the class's own, so the
+// fraction of images with their class colour is bias + (1 - bias) / 10.
 #pragma once
 
 #include <array>
@@ -22,8 +24,10 @@ const std::vector<std::string>& coloured_palette_names();
 struct ColouredOptions {
   double bias = 0.95;         // fraction of train/val images with their class colour
   int64_t test_offset = 5;    // test colour of class c: (c + offset) mod 10
-  int64_t train_size = 48000; // train/validation split of the 60k training images
-  uint64_t seed = 0;
+  // Images (after a seeded shuffle) that go to train; the rest are validation. A base
+  // set of at most train_size images (a subset) is split 80/20 instead.
+  int64_t train_size = 48000;
+  uint64_t seed = 0;          // drives the shuffle and the colour draws (not the global RNG)
 };
 
 struct ColouredSplits {
@@ -37,7 +41,8 @@ struct ColouredSplits {
 ColouredSplits make_coloured(const TensorDataset& gray_train, const TensorDataset& gray_test,
                              const ColouredOptions& options);
 
-// Tints gray uint8 [N,1,H,W] images with one palette colour per image → uint8 [N,3,H,W].
+// Tints gray uint8 [N,1,H,W] images with one palette colour per image → uint8 [N,3,H,W]:
+// out[c] = floor(gray * colour[c] + 0.5), so 200 in orange is (200, 100, 0).
 torch::Tensor tint(const torch::Tensor& gray_u8, const std::vector<int64_t>& colour_index);
 
 // The grayscale control: the same split (same seed → same 48k/12k partition) with

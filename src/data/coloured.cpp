@@ -1,9 +1,9 @@
 #include "loupe/data/coloured.h"
 
+#include <torch/torch.h>
+
 #include <limits>
 #include <random>
-
-#include <torch/torch.h>
 
 #include "loupe/core/error.h"
 
@@ -106,7 +106,7 @@ const std::vector<std::array<float, 3>>& coloured_palette() {
 }
 
 const std::vector<std::string>& coloured_palette_names() {
-  static const std::vector<std::string> names = {"red",    "green",      "blue",   "yellow", "cyan",
+  static const std::vector<std::string> names = {"red",     "green",  "blue",       "yellow", "cyan",
                                                  "magenta", "orange", "dark green", "purple", "teal"};
   return names;
 }
@@ -118,8 +118,8 @@ torch::Tensor tint(const torch::Tensor& gray_u8, const std::vector<int64_t>& col
   LOUPE_CHECK(static_cast<int64_t>(colour_index.size()) == n, "tint: ", colour_index.size(), " colour indices for ", n,
               " images; expected one per image");
   for (size_t i = 0; i < colour_index.size(); ++i)
-    LOUPE_CHECK(colour_index[i] >= 0 && colour_index[i] < kColours, "tint: colour index ", colour_index[i], " at image ", i,
-                ": expected a palette index in [0,10)");
+    LOUPE_CHECK(colour_index[i] >= 0 && colour_index[i] < kColours, "tint: colour index ", colour_index[i],
+                " at image ", i, ": expected a palette index in [0,10)");
 
   const auto& pal = coloured_palette();
   auto palette = torch::empty({kColours, 3}, torch::kFloat);

@@ -1,12 +1,11 @@
 #include "loupe/data/mnist.h"
 
+#include <torch/torch.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
-
-#include <torch/torch.h>
 
 #include "loupe/core/error.h"
 
@@ -14,7 +13,8 @@ namespace loupe {
 namespace {
 
 bool is_gzip(const std::string& bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b;
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
 }
 
 struct Inflated {
@@ -77,13 +77,20 @@ std::string hex_byte(unsigned char b) {
 
 const char* idx_type_name(unsigned char type) {
   switch (type) {
-    case 0x08: return "uint8";
-    case 0x09: return "int8";
-    case 0x0B: return "int16";
-    case 0x0C: return "int32";
-    case 0x0D: return "float32";
-    case 0x0E: return "float64";
-    default: return "unknown";
+    case 0x08:
+      return "uint8";
+    case 0x09:
+      return "int8";
+    case 0x0B:
+      return "int16";
+    case 0x0C:
+      return "int32";
+    case 0x0D:
+      return "float32";
+    case 0x0E:
+      return "float64";
+    default:
+      return "unknown";
   }
 }
 
@@ -124,8 +131,8 @@ TensorDataset load_idx_pair(const fs::path& dir, const std::string& split, std::
               labels_path.string(), " holds ", labels.size(0), " labels; expected the same count");
   if (labels.numel() > 0) {
     const int64_t hi = labels.max().item<int64_t>();
-    LOUPE_CHECK(hi < static_cast<int64_t>(classes.size()), labels_path.string(), ": label ", hi, " found, expected labels in [0,",
-                classes.size(), ")");
+    LOUPE_CHECK(hi < static_cast<int64_t>(classes.size()), labels_path.string(), ": label ", hi,
+                " found, expected labels in [0,", classes.size(), ")");
   }
   images = images.unsqueeze(1).contiguous();
   return TensorDataset(images, labels.to(torch::kLong), std::move(classes));
@@ -146,16 +153,17 @@ torch::Tensor read_idx(const fs::path& path) {
 
   LOUPE_CHECK(bytes.size() >= 4, path.string(), ": truncated IDX file: expected at least 4 header bytes, found ",
               bytes.size(), stream_note);
-  LOUPE_CHECK(u8(0) == 0 && u8(1) == 0, path.string(), ": not an IDX file: expected the magic to start with 0x00 0x00, found ",
-              hex_byte(u8(0)), " ", hex_byte(u8(1)));
+  LOUPE_CHECK(u8(0) == 0 && u8(1) == 0, path.string(),
+              ": not an IDX file: expected the magic to start with 0x00 0x00, found ", hex_byte(u8(0)), " ",
+              hex_byte(u8(1)));
   const unsigned char type = u8(2);
   LOUPE_CHECK(type == 0x08, path.string(), ": IDX element type ", hex_byte(type), " (", idx_type_name(type),
               ") is not supported; expected 0x08 (uint8)");
   const size_t ndim = u8(3);
   LOUPE_CHECK(ndim >= 1, path.string(), ": IDX header declares 0 dimensions; expected at least 1");
   const size_t header = 4 + 4 * ndim;
-  LOUPE_CHECK(bytes.size() >= header, path.string(), ": truncated IDX file: expected ", header, " header bytes for ", ndim,
-              " dimensions, found ", bytes.size(), stream_note);
+  LOUPE_CHECK(bytes.size() >= header, path.string(), ": truncated IDX file: expected ", header, " header bytes for ",
+              ndim, " dimensions, found ", bytes.size(), stream_note);
 
   std::vector<int64_t> dims(ndim);
   uint64_t count = 1;
@@ -164,8 +172,8 @@ torch::Tensor read_idx(const fs::path& path) {
     const uint32_t v = (uint32_t{u8(o)} << 24) | (uint32_t{u8(o + 1)} << 16) | (uint32_t{u8(o + 2)} << 8) | u8(o + 3);
     dims[d] = v;
     // 2^40 bytes is far beyond any real IDX file; the bound keeps the product from overflowing.
-    LOUPE_CHECK(v == 0 || count <= (uint64_t{1} << 40) / v, path.string(), ": IDX dimensions ", torch::IntArrayRef(dims),
-                " are implausibly large");
+    LOUPE_CHECK(v == 0 || count <= (uint64_t{1} << 40) / v, path.string(), ": IDX dimensions ",
+                torch::IntArrayRef(dims), " are implausibly large");
     count *= v;
   }
   const uint64_t expected = header + count;
@@ -193,8 +201,10 @@ TensorDataset load_mnist_like(const fs::path& dir, const std::string& split, std
 
 TensorDataset load_fashion_mnist(const std::string& split, const fs::path& dir) {
   // Said for any folder, not just the default: a user pointing elsewhere may not know the package exists.
-  const std::string hint = std::string(" (FashionMNIST ships in the Debian package dataset-fashion-mnist, which installs it "
-                                       "under ") + kFashionMnistDir + ": apt-get install dataset-fashion-mnist)";
+  const std::string hint = std::string(
+                               " (FashionMNIST ships in the Debian package dataset-fashion-mnist, which installs it "
+                               "under ") +
+                           kFashionMnistDir + ": apt-get install dataset-fashion-mnist)";
   return load_idx_pair(dir, split, fashion_mnist_classes(), hint);
 }
 

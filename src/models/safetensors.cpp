@@ -1,14 +1,14 @@
 #include "loupe/models/safetensors.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "loupe/core/error.h"
 
@@ -24,9 +24,9 @@ struct DtypeName {
   const char* name;
   torch::ScalarType type;
 };
-const DtypeName kDtypes[] = {{"F64", torch::kDouble}, {"F32", torch::kFloat},  {"F16", torch::kHalf},
-                             {"BF16", torch::kBFloat16}, {"I64", torch::kLong}, {"I32", torch::kInt},
-                             {"I16", torch::kShort},  {"I8", torch::kChar},    {"U8", torch::kByte},
+const DtypeName kDtypes[] = {{"F64", torch::kDouble},    {"F32", torch::kFloat}, {"F16", torch::kHalf},
+                             {"BF16", torch::kBFloat16}, {"I64", torch::kLong},  {"I32", torch::kInt},
+                             {"I16", torch::kShort},     {"I8", torch::kChar},   {"U8", torch::kByte},
                              {"BOOL", torch::kBool}};
 
 std::string supported_dtypes() {
@@ -68,8 +68,8 @@ Entry parse_entry(const std::string& file, const std::string& name, const json& 
   LOUPE_CHECK(dtype.is_string(), file, ": tensor '", name, "': dtype must be a string, found ", dtype.dump());
   const auto it = std::find_if(std::begin(kDtypes), std::end(kDtypes),
                                [&](const DtypeName& d) { return dtype.get<std::string>() == d.name; });
-  LOUPE_CHECK(it != std::end(kDtypes), file, ": tensor '", name, "': unknown dtype ", dtype.dump(), "; expected one of ",
-              supported_dtypes());
+  LOUPE_CHECK(it != std::end(kDtypes), file, ": tensor '", name, "': unknown dtype ", dtype.dump(),
+              "; expected one of ", supported_dtypes());
   out.type = it->type;
 
   const auto& shape = e["shape"];
@@ -177,16 +177,18 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& name)
     LOUPE_CHECK(e.end <= buffer, name, ": tensor '", e.name, "': data_offsets [", e.begin, ", ", e.end,
                 "] reach beyond the ", buffer, "-byte data buffer (truncated file?)");
     const uint64_t expected = byte_size(e, name);
-    LOUPE_CHECK(e.end - e.begin == expected, name, ": tensor '", e.name, "': shape ", torch::IntArrayRef(e.shape), " of ",
-                dtype_name(e.type, e.name), " needs ", expected, " bytes, data_offsets [", e.begin, ", ", e.end, "] hold ",
-                e.end - e.begin);
+    LOUPE_CHECK(e.end - e.begin == expected, name, ": tensor '", e.name, "': shape ", torch::IntArrayRef(e.shape),
+                " of ", dtype_name(e.type, e.name), " needs ", expected, " bytes, data_offsets [", e.begin, ", ", e.end,
+                "] hold ", e.end - e.begin);
   }
   // Overlaps: sorted by begin, each range must start at or after the previous end.
   // Gaps are tolerated; the reference reader rejects them, but they lose no data.
   std::vector<const Entry*> by_begin;
+  by_begin.reserve(entries.size());
   for (const auto& e : entries) by_begin.push_back(&e);
-  std::sort(by_begin.begin(), by_begin.end(),
-            [](const Entry* a, const Entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  std::sort(by_begin.begin(), by_begin.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
   for (size_t i = 1; i < by_begin.size(); ++i) {
     const Entry& a = *by_begin[i - 1];
     const Entry& b = *by_begin[i];

@@ -1,11 +1,11 @@
 // torchvision state_dict names are the dotted module paths LibTorch also produces
 // ("layer1.0.conv1.weight"), so import is a name-by-name copy with strict checks.
+#include <torch/torch.h>
+
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "loupe/core/error.h"
 #include "loupe/models/safetensors.h"
@@ -67,7 +67,8 @@ void load_torchvision_weights(TappedModel& model, const fs::path& path) {
   LOUPE_CHECK(missing.empty(), path.string(), ": ", missing.size(), " of the model's ", state.size(),
               " tensors are missing from the file: ", first_names(missing), arch_note);
   LOUPE_CHECK(unexpected.empty(), path.string(), ": ", unexpected.size(),
-              " tensors in the file do not exist in the model (", model.arch(), "): ", first_names(unexpected), arch_note);
+              " tensors in the file do not exist in the model (", model.arch(), "): ", first_names(unexpected),
+              arch_note);
   LOUPE_CHECK(mismatched.empty(), path.string(), ": ", mismatched.size(), " tensors have the wrong shape (",
               first_names(mismatched), ")", arch_note);
 

@@ -53,7 +53,7 @@ ColouredOptions options(double bias, uint64_t seed) {
 TEST(Coloured, PaletteIsTheDocumentedTen) {
   const auto& p = coloured_palette();
   ASSERT_EQ(p.size(), 10u);
-  const std::vector<std::array<float, 3>> expected = {{1, 0, 0}, {0, 1, 0},    {0, 0, 1},   {1, 1, 0}, {0, 1, 1},
+  const std::vector<std::array<float, 3>> expected = {{1, 0, 0}, {0, 1, 0},   {0, 0, 1},   {1, 1, 0},   {0, 1, 1},
                                                       {1, 0, 1}, {1, .5f, 0}, {0, .5f, 0}, {.5f, 0, 1}, {0, .5f, .5f}};
   EXPECT_EQ(p, expected);
   EXPECT_EQ(coloured_palette_names()[6], "orange");
@@ -68,8 +68,9 @@ TEST(Coloured, TintMultipliesStrokesAndRoundsHalfUp) {
   EXPECT_TRUE(torch::equal(orange[0][1][0], torch::tensor({0, 100, 128, 101}, torch::kUInt8)));
   EXPECT_TRUE(torch::equal(orange[0][2][0], torch::tensor({0, 0, 0, 0}, torch::kUInt8)));
   const auto purple = tint(gray.expand({2, 1, 1, 4}), {8, 0});
-  EXPECT_TRUE(torch::equal(purple[0].select(1, 0).t(),
-                           torch::tensor({0, 0, 0, 100, 0, 200, 128, 0, 255, 101, 0, 201}, torch::kUInt8).view({4, 3})));
+  EXPECT_TRUE(
+      torch::equal(purple[0].select(1, 0).t(),
+                   torch::tensor({0, 0, 0, 100, 0, 200, 128, 0, 255, 101, 0, 201}, torch::kUInt8).view({4, 3})));
   EXPECT_TRUE(torch::equal(purple[1][0], gray[0][0]));  // red: R = gray, G = B = 0
   EXPECT_EQ(purple[1].narrow(0, 1, 2).sum().item<int64_t>(), 0);
   EXPECT_THROW(tint(gray, {10}), Error);

@@ -105,14 +105,14 @@ TEST(SafeTensors, WriterLayoutFollowsTheReference) {
 TEST(SafeTensors, HandBuiltFileParsesPerTheSpec) {
   // Bytes as the format defines them, independent of our writer: offsets relative to
   // the buffer, little-endian values, an unpadded header, entries in any order.
-  const std::string header =
-      R"({"b":{"dtype":"I16","shape":[1,2],"data_offsets":[8,12]},)"
-      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"format":"pt"}})";
-  const std::string buffer("\x00\x00\x80\x3f"  // 1.0f
-                           "\x00\x00\x20\xc0"  // -2.5f
-                           "\x02\x01"          // 258
-                           "\xff\xff",         // -1
-                           12);
+  const std::string header = R"({"b":{"dtype":"I16","shape":[1,2],"data_offsets":[8,12]},)"
+                             R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"format":"pt"}})";
+  const std::string buffer(
+      "\x00\x00\x80\x3f"  // 1.0f
+      "\x00\x00\x20\xc0"  // -2.5f
+      "\x02\x01"          // 258
+      "\xff\xff",         // -1
+      12);
   TempDir dir;
   const auto path = dir.path() / "hand.safetensors";
   write_file_atomic(path, file_bytes(header, buffer));

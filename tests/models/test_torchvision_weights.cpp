@@ -98,8 +98,8 @@ TEST(TorchvisionWeights, RoundTripCopiesEveryParameterAndBuffer) {
   const auto st = read_safetensors(path);
   std::vector<std::string> names;
   for (const auto& [name, t] : st.tensors) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"bn1.bias", "bn1.num_batches_tracked", "bn1.running_mean", "bn1.running_var",
-                                             "bn1.weight", "conv1.weight", "fc.bias", "fc.weight"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"bn1.bias", "bn1.num_batches_tracked", "bn1.running_mean",
+                                             "bn1.running_var", "bn1.weight", "conv1.weight", "fc.bias", "fc.weight"}));
   EXPECT_EQ(st.tensors.at("bn1.num_batches_tracked").scalar_type(), torch::kLong);
   EXPECT_EQ(st.metadata.at("arch"), "tiny");
 

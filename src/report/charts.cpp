@@ -49,7 +49,8 @@ size_t longest_label(const std::vector<std::string>& labels) {
 }
 
 json color_encoding(const std::vector<std::pair<std::string, std::vector<double>>>& series) {
-  json color = {{"field", "series"}, {"type", "nominal"}, {"title", nullptr}, {"scale", {{"domain", names_of(series)}}}};
+  json color = {
+      {"field", "series"}, {"type", "nominal"}, {"title", nullptr}, {"scale", {{"domain", names_of(series)}}}};
   // One series needs no legend; the y-axis title says what it is.
   if (series.size() == 1) color["legend"] = nullptr;
   return color;
@@ -84,7 +85,8 @@ json line_chart(const std::string& x_title, const std::string& y_title,
   }
   json table_rows = json::array();
   for (size_t r = 0; r < xs.size(); ++r) {
-    json row = json::array({xs[r] == std::floor(xs[r]) && std::fabs(xs[r]) < 1e15 ? json(int64_t(xs[r])) : json(xs[r])});
+    json row =
+        json::array({xs[r] == std::floor(xs[r]) && std::fabs(xs[r]) < 1e15 ? json(int64_t(xs[r])) : json(xs[r])});
     for (auto& c : cells[r]) row.push_back(c);
     table_rows.push_back(row);
   }
@@ -102,13 +104,17 @@ json line_chart(const std::string& x_title, const std::string& y_title,
           {"data", {{"values", values}}},
           {"mark", {{"type", "line"}, {"point", {{"size", 36}}}, {"strokeWidth", 2}, {"tooltip", true}}},
           {"encoding",
-           {{"x", {{"field", "x"}, {"type", "quantitative"}, {"title", x_title}, {"axis", x_axis}, {"scale", {{"nice", false}}}}},
+           {{"x",
+             {{"field", "x"},
+              {"type", "quantitative"},
+              {"title", x_title},
+              {"axis", x_axis},
+              {"scale", {{"nice", false}}}}},
             {"y", {{"field", "value"}, {"type", "quantitative"}, {"title", y_title}, {"scale", {{"zero", false}}}}},
             {"color", color_encoding(series)},
-            {"tooltip",
-             json::array({{{"field", "series"}, {"title", "series"}},
-                          {{"field", "x"}, {"title", x_title}},
-                          {{"field", "value"}, {"title", y_title}, {"format", ".4~g"}}})}}},
+            {"tooltip", json::array({{{"field", "series"}, {"title", "series"}},
+                                     {{"field", "x"}, {"title", x_title}},
+                                     {{"field", "value"}, {"title", y_title}, {"format", ".4~g"}}})}}},
           {"usermeta", {{"loupe", {{"table", {{"columns", columns}, {"rows", table_rows}}}}}}}};
 }
 
@@ -117,7 +123,8 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
   check_series("bar_chart '" + y_title + "'", series);
   std::set<std::string> seen;
   for (const auto& c : categories)
-    LOUPE_CHECK(seen.insert(c).second, "bar_chart '", y_title, "': category '", c, "' appears twice; expected unique categories");
+    LOUPE_CHECK(seen.insert(c).second, "bar_chart '", y_title, "': category '", c,
+                "' appears twice; expected unique categories");
   for (const auto& s : series)
     LOUPE_CHECK(s.second.size() == categories.size(), "bar_chart '", y_title, "': series '", s.first, "' has ",
                 s.second.size(), " values but there are ", categories.size(), " categories");
@@ -136,14 +143,18 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
   json x_axis = {{"labelLimit", 160}};
   // Long category names are angled rather than truncated or overlapped.
   x_axis["labelAngle"] = longest_label(categories) * categories.size() > 90 ? -35 : 0;
-  json encoding = {
-      {"x", {{"field", "category"}, {"type", "nominal"}, {"title", x_title}, {"sort", categories}, {"axis", x_axis}}},
-      {"y", {{"field", "value"}, {"type", "quantitative"}, {"title", y_title}}},
-      {"color", color_encoding(series)},
-      {"tooltip",
-       json::array({{{"field", "category"}, {"title", x_title}},
-                    {{"field", "series"}, {"title", "series"}},
-                    {{"field", "value"}, {"title", y_title}, {"format", ".4~g"}}})}};
+  json encoding = {{"x",
+                    {{"field", "category"},
+                     {"type", "nominal"},
+                     {"title", x_title},
+                     {"sort", categories},
+                     {"axis", x_axis},
+                     {"scale", {{"paddingInner", 0.3}, {"paddingOuter", 0.15}}}}},
+                   {"y", {{"field", "value"}, {"type", "quantitative"}, {"title", y_title}}},
+                   {"color", color_encoding(series)},
+                   {"tooltip", json::array({{{"field", "category"}, {"title", x_title}},
+                                            {{"field", "series"}, {"title", "series"}},
+                                            {{"field", "value"}, {"title", y_title}, {"format", ".4~g"}}})}};
   if (series.size() > 1) encoding["xOffset"] = {{"field", "series"}, {"type", "nominal"}, {"sort", names_of(series)}};
   return {{"$schema", kSchema},
           {"width", "container"},
@@ -160,8 +171,8 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
   LOUPE_CHECK(matrix.defined() && matrix.dim() == 2, name, ": expected a 2-D [rows, cols] matrix, got ",
               matrix.defined() ? std::to_string(matrix.dim()) + "-D" : std::string("an undefined tensor"));
   const int64_t R = matrix.size(0), C = matrix.size(1);
-  LOUPE_CHECK(int64_t(row_labels.size()) == R && int64_t(col_labels.size()) == C, name, ": the matrix is ", R, "x",
-              C, " but there are ", row_labels.size(), " row labels and ", col_labels.size(), " column labels");
+  LOUPE_CHECK(int64_t(row_labels.size()) == R && int64_t(col_labels.size()) == C, name, ": the matrix is ", R, "x", C,
+              " but there are ", row_labels.size(), " row labels and ", col_labels.size(), " column labels");
   // Labels double as sort orders and Vega scale domains, which must not repeat.
   for (const auto* labels : {&row_labels, &col_labels}) {
     std::set<std::string> seen;
@@ -210,18 +221,19 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
     scale = {{"scheme", "blues"}, {"domain", {lo, hi}}};
     dark_above = lo + 0.55 * (hi - lo);
   }
-  const std::string dark_test = diverging ? "abs(datum.value) > " + expr_number(dark_above)
-                                          : "datum.value > " + expr_number(dark_above);
+  const std::string dark_test =
+      diverging ? "abs(datum.value) > " + expr_number(dark_above) : "datum.value > " + expr_number(dark_above);
 
   // Square cells sized so a 10x10 confusion matrix with class names fits a report card.
   const int64_t n = std::max<int64_t>(1, std::max(R, C));
-  const int cell = int(std::clamp<int64_t>(480 / n, 14, 56));
+  const int cell = int(std::clamp<int64_t>(480 / n, 8, 56));
   const bool show_text = cell >= 26;
   const std::string fmt = (integral || all_whole) ? "d" : ".2~f";
   const bool small_values = std::max(std::fabs(lo), std::fabs(hi)) < 0.01;
 
   json x_axis = {{"labelLimit", 140}, {"ticks", false}, {"domain", false}};
-  x_axis["labelAngle"] = longest_label(col_labels) > 3 ? -40 : 0;
+  // Column labels stay horizontal while they fit their cell (about 6.5 px per character at 11 px).
+  x_axis["labelAngle"] = double(longest_label(col_labels)) * 6.5 > cell - 6 ? -40 : 0;
   json y_axis = {{"labelLimit", 160}, {"ticks", false}, {"domain", false}};
   json tooltip = json::array({{{"field", "row"}, {"title", row_title}},
                               {{"field", "col"}, {"title", col_title}},
@@ -229,8 +241,12 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
   json layers = json::array();
   layers.push_back({{"mark", {{"type", "rect"}, {"tooltip", true}, {"stroke", "white"}, {"strokeWidth", 1}}},
                     {"encoding",
-                     {{"color", {{"field", "value"}, {"type", "quantitative"}, {"title", value_name}, {"scale", scale},
-                                 {"legend", {{"gradientLength", std::max<int64_t>(120, cell * R - 20)}}}}}}}});
+                     {{"color",
+                       {{"field", "value"},
+                        {"type", "quantitative"},
+                        {"title", value_name},
+                        {"scale", scale},
+                        {"legend", {{"gradientLength", std::max<int64_t>(120, cell * R - 20)}}}}}}}});
   if (show_text) {
     layers.push_back(
         {{"mark", {{"type", "text"}, {"fontSize", cell >= 40 ? 11 : 9}}},
@@ -238,16 +254,17 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
           {{"text", {{"field", "value"}, {"type", "quantitative"}, {"format", small_values ? ".2~e" : fmt}}},
            {"color", {{"condition", {{"test", dark_test}, {"value", "white"}}}, {"value", "#1f2937"}}}}}});
   }
-  return {{"$schema", kSchema},
-          {"width", cell * C},
-          {"height", cell * R},
-          {"data", {{"values", values}}},
-          {"encoding",
-           {{"x", {{"field", "col"}, {"type", "ordinal"}, {"title", col_title}, {"sort", col_labels}, {"axis", x_axis}}},
-            {"y", {{"field", "row"}, {"type", "ordinal"}, {"title", row_title}, {"sort", row_labels}, {"axis", y_axis}}},
-            {"tooltip", tooltip}}},
-          {"layer", layers},
-          {"usermeta", {{"loupe", {{"table", {{"columns", columns}, {"rows", table_rows}}}}}}}};
+  return {
+      {"$schema", kSchema},
+      {"width", cell * C},
+      {"height", cell * R},
+      {"data", {{"values", values}}},
+      {"encoding",
+       {{"x", {{"field", "col"}, {"type", "ordinal"}, {"title", col_title}, {"sort", col_labels}, {"axis", x_axis}}},
+        {"y", {{"field", "row"}, {"type", "ordinal"}, {"title", row_title}, {"sort", row_labels}, {"axis", y_axis}}},
+        {"tooltip", tooltip}}},
+      {"layer", layers},
+      {"usermeta", {{"loupe", {{"table", {{"columns", columns}, {"rows", table_rows}}}}}}}};
 }
 
 }  // namespace loupe::report

@@ -3,10 +3,9 @@
 // JSON that is safe to embed inside <script>.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace loupe::report::detail {
 

@@ -66,7 +66,7 @@ figure.img img{display:block;width:100%;height:auto;border:1px solid var(--line)
 img.pixelated{image-rendering:pixelated;image-rendering:crisp-edges}
 figcaption{font-size:13px;line-height:1.45;color:var(--muted);margin-top:8px}
 figure.chart{margin:6px 0 24px}
-.vega-chart{width:100%;min-height:40px}
+.vega-chart{width:100%;min-height:40px;overflow-x:auto}
 .vega-chart.vega-embed{display:block}
 details.chart-data{margin-top:6px}
 details.chart-data summary{cursor:pointer;color:var(--accent);font-size:13px;user-select:none;width:max-content}
@@ -110,7 +110,7 @@ constexpr const char* kRender = R"js(
   if(!charts.length)return;
   if(typeof vegaEmbed!=='function'){loupeError('vegaEmbed is not defined: the inlined Vega bundle did not load');return;}
   var font='system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Noto Sans","Liberation Sans",Arial,sans-serif';
-  var config={font:font,view:{stroke:null},
+  var config={font:font,view:{stroke:null},padding:{left:4,top:6,right:12,bottom:4},
     axis:{labelColor:'#4b5563',titleColor:'#1f2937',titleFontWeight:600,titleFontSize:12,labelFontSize:11,
       gridColor:'#eceef1',domainColor:'#9ca3af',tickColor:'#9ca3af',titlePadding:10},
     legend:{labelColor:'#374151',titleColor:'#1f2937',titleFontWeight:600,titleFontSize:12,labelFontSize:11,labelLimit:220},
@@ -187,8 +187,11 @@ void table_html(std::ostream& os, const std::vector<std::string>& columns, const
   os << "<tbody>\n";
   for (const auto& r : rows) {
     os << "<tr>";
-    for (const auto& cell : r) {
-      const char* cls = cell.is_null() ? " class=\"null\"" : is_number(cell) ? " class=\"num\"" : "";
+    for (size_t c = 0; c < r.size(); ++c) {
+      const json& cell = r[c];
+      const char* cls = cell.is_null()    ? (numeric[c] ? " class=\"num null\"" : " class=\"null\"")
+                        : is_number(cell) ? " class=\"num\""
+                                          : "";
       os << "<td" << cls << ">" << html_escape(detail::format_cell(cell)) << "</td>";
     }
     os << "</tr>\n";
@@ -205,12 +208,14 @@ bool chart_table(const json& spec, std::vector<std::string>& columns, std::vecto
       if (auto tt = l->find("table"); tt != l->end() && tt->is_object()) t = &*tt;
     if (t && t->value("columns", json()).is_array() && t->value("rows", json()).is_array()) {
       for (const auto& c : (*t)["columns"]) columns.push_back(c.is_string() ? c.get<std::string>() : c.dump());
-      for (const auto& r : (*t)["rows"]) rows.push_back(r.is_array() ? r.get<std::vector<json>>() : std::vector<json>{r});
+      for (const auto& r : (*t)["rows"])
+        rows.push_back(r.is_array() ? r.get<std::vector<json>>() : std::vector<json>{r});
       return true;
     }
   }
   const auto data = spec.find("data");
-  if (data == spec.end() || !data->is_object() || !data->contains("values") || !(*data)["values"].is_array()) return false;
+  if (data == spec.end() || !data->is_object() || !data->contains("values") || !(*data)["values"].is_array())
+    return false;
   const json& values = (*data)["values"];
   for (const auto& v : values) {
     if (!v.is_object()) continue;
@@ -288,8 +293,8 @@ std::string Report::html() const {
      << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
      << "<meta name=\"generator\" content=\"loupe\">\n<title>" << html_escape(title_) << "</title>\n<style>" << kCss
      << "</style>\n</head>\n";
-  os << "<body data-loupe-errors=\"[]\" data-loupe-warnings=\"[]\" data-loupe-charts=\""
-     << (with_vega ? charts : 0) << "\" data-loupe-charts-rendered=\"0\">\n<script>" << kErrorCapture << "</script>\n";
+  os << "<body data-loupe-errors=\"[]\" data-loupe-warnings=\"[]\" data-loupe-charts=\"" << (with_vega ? charts : 0)
+     << "\" data-loupe-charts-rendered=\"0\">\n<script>" << kErrorCapture << "</script>\n";
 
   os << "<header class=\"top\"><div class=\"wrap\"><div class=\"kicker\">" << kLogo << "loupe report</div><h1>"
      << html_escape(title_) << "</h1>";
@@ -322,10 +327,13 @@ std::string Report::html() const {
     for (size_t i = 0; i < s.items.size(); ++i) {
       const Item& item = s.items[i];
       switch (item.kind) {
-        case Item::Kind::text: paragraphs(os, item.text); break;
+        case Item::Kind::text:
+          paragraphs(os, item.text);
+          break;
         case Item::Kind::table:
           os << "<div class=\"block\">";
-          if (!item.table.caption.empty()) os << "<div class=\"caption\">" << html_escape(item.table.caption) << "</div>";
+          if (!item.table.caption.empty())
+            os << "<div class=\"caption\">" << html_escape(item.table.caption) << "</div>";
           table_html(os, item.table.columns, item.table.rows);
           os << "</div>\n";
           break;
@@ -337,9 +345,12 @@ std::string Report::html() const {
           os << "</div>\n";
           break;
         }
-        case Item::Kind::chart: chart_html(os, item.chart, ++chart_id, with_vega); break;
+        case Item::Kind::chart:
+          chart_html(os, item.chart, ++chart_id, with_vega);
+          break;
         case Item::Kind::link:
-          os << "<p class=\"link\"><a href=\"" << html_escape(item.href) << "\">" << html_escape(item.text) << "</a></p>\n";
+          os << "<p class=\"link\"><a href=\"" << html_escape(item.href) << "\">" << html_escape(item.text)
+             << "</a></p>\n";
           break;
       }
     }
@@ -353,7 +364,8 @@ std::string Report::html() const {
     std::string safe;
     safe.reserve(bundle.size());
     for (size_t i = 0; i < bundle.size(); ++i) {
-      if (bundle[i] == '<' && i + 1 < bundle.size() && bundle[i + 1] == '/' && bundle.compare(i + 2, 6, "script") == 0) {
+      if (bundle[i] == '<' && i + 1 < bundle.size() && bundle[i + 1] == '/' &&
+          bundle.compare(i + 2, 6, "script") == 0) {
         safe += "<\\/";
         ++i;
       } else {

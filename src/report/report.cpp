@@ -59,10 +59,11 @@ Report& Report::figure_png(const std::string& caption, std::string png_bytes) {
 }
 
 Report& Report::chart(const std::string& caption, json vega_lite_spec) {
-  LOUPE_CHECK(vega_lite_spec.is_object(), "report chart '", caption, "': expected a Vega-Lite spec (a JSON object), got ",
-              vega_lite_spec.type_name());
+  LOUPE_CHECK(vega_lite_spec.is_object(), "report chart '", caption,
+              "': expected a Vega-Lite spec (a JSON object), got ", vega_lite_spec.type_name());
   // vega-embed picks the parser from $schema; without one it would treat the spec as Vega.
-  if (!vega_lite_spec.contains("$schema")) vega_lite_spec["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json";
+  if (!vega_lite_spec.contains("$schema"))
+    vega_lite_spec["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json";
   Item item{Item::Kind::chart, "", "", {}, {}, Chart{caption, std::move(vega_lite_spec)}};
   current().items.push_back(std::move(item));
   return *this;
@@ -71,8 +72,8 @@ Report& Report::chart(const std::string& caption, json vega_lite_spec) {
 Report& Report::link(const std::string& label, const std::string& href) {
   std::string scheme = href.substr(0, href.find(':') == std::string::npos ? 0 : href.find(':'));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-  LOUPE_CHECK(scheme != "javascript" && scheme != "data" && scheme != "vbscript", "report link '", label,
-              "': href '", href, "' uses the ", scheme, ": scheme; expected a relative path or a web address");
+  LOUPE_CHECK(scheme != "javascript" && scheme != "data" && scheme != "vbscript", "report link '", label, "': href '",
+              href, "' uses the ", scheme, ": scheme; expected a relative path or a web address");
   Item item{Item::Kind::link, label, href, {}, {}, {}};
   current().items.push_back(std::move(item));
   return *this;

@@ -30,7 +30,8 @@ std::string attribute(const std::string& tag, const std::string& name) {
   std::string v = m[1].str();
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
            {"&quot;", "\""}, {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}}) {
-    for (size_t at = v.find(from); at != std::string::npos; at = v.find(from, at + to.size())) v.replace(at, from.size(), to);
+    for (size_t at = v.find(from); at != std::string::npos; at = v.find(from, at + to.size()))
+      v.replace(at, from.size(), to);
   }
   return v;
 }
@@ -54,9 +55,8 @@ Report sample_report() {
   val[3] = std::nan("");
   r.chart("Loss per epoch", line_chart("epoch", "cross-entropy", {{"train", train}, {"validation", val}}));
   r.chart("Accuracy per epoch", line_chart("epoch", "accuracy", {{"train", acc}}));
-  r.chart("Mean IoU by method",
-          bar_chart("method", "IoU", {"Grad-CAM", "AblationCAM", "ScoreCAM", "LIME"},
-                    {{"mean", {0.52, 0.48, 0.55, 0.31}}, {"median", {0.5, 0.51, 0.57, 0.27}}}));
+  r.chart("Mean IoU by method", bar_chart("method", "IoU", {"Grad-CAM", "AblationCAM", "ScoreCAM", "LIME"},
+                                          {{"mean", {0.52, 0.48, 0.55, 0.31}}, {"median", {0.5, 0.51, 0.57, 0.27}}}));
   r.section("Confusion matrix");
   const std::vector<std::string> classes = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -64,16 +64,17 @@ Report sample_report() {
   for (int i = 0; i < 10; ++i)
     for (int j = 0; j < 10; ++j) confusion[i][j] = i == j ? 900 - 37 * i : (i * 7 + j * 3) % 23;
   r.chart("Confusion on the test split", heatmap("true class", "predicted", classes, classes, confusion, "images"));
-  r.chart("Signed correlation", heatmap("latent", "factor", {"z0", "z1", "z2"}, {"hue", "scale", "shape", "angle"},
-                                        torch::tensor({{0.9, -0.1, 0.05, 0.0}, {-0.4, 0.7, 0.1, -0.05}, {0.02, 0.03, -0.8, 0.3}}),
-                                        "correlation"));
+  r.chart("Signed correlation",
+          heatmap("latent", "factor", {"z0", "z1", "z2"}, {"hue", "scale", "shape", "angle"},
+                  torch::tensor({{0.9, -0.1, 0.05, 0.0}, {-0.4, 0.7, 0.1, -0.05}, {0.02, 0.03, -0.8, 0.3}}),
+                  "correlation"));
   r.section("Images");
   auto digit = torch::zeros({1, 28, 28});
   digit.index_put_({0, torch::indexing::Slice(4, 24), torch::indexing::Slice(12, 16)}, 1.0);
   digit.index_put_({0, torch::indexing::Slice(4, 8), torch::indexing::Slice(8, 16)}, 1.0);
   r.figure("A hand-drawn \"1\" (28x28, enlarged)", digit);
-  auto grad = torch::stack({torch::linspace(0, 1, 64).expand({64, 64}), torch::linspace(0, 1, 64).unsqueeze(1).expand({64, 64}),
-                            torch::full({64, 64}, 0.6)});
+  auto grad = torch::stack({torch::linspace(0, 1, 64).expand({64, 64}),
+                            torch::linspace(0, 1, 64).unsqueeze(1).expand({64, 64}), torch::full({64, 64}, 0.6)});
   r.figure("A 64x64 colour ramp", grad);
   r.link("Another report", "other/report.html");
   r.metric("sample.accuracy", 0.96);
@@ -100,8 +101,8 @@ TEST(ReportBrowser, ChartsRenderWithoutErrorsInHeadlessChromium) {
       " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
       " --disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" +
       shell_quote(profile.string()) + " --enable-logging=stderr --v=0 --virtual-time-budget=10000 --dump-dom " +
-      shell_quote("file://" + fs::absolute(dir / "report.html").string()) + " > " + shell_quote(dom.string()) +
-      " 2> " + shell_quote(log.string());
+      shell_quote("file://" + fs::absolute(dir / "report.html").string()) + " > " + shell_quote(dom.string()) + " 2> " +
+      shell_quote(log.string());
   const int status = std::system(command.c_str());
   ASSERT_EQ(status, 0) << "chromium failed; see " << log << "\n" << command;
   const std::string page = read_file(dom);

@@ -5,11 +5,12 @@
 // written atomically.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <torch/types.h>
 
 #include <nlohmann/json.hpp>
-#include <torch/types.h>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "loupe/core/fs.h"
 
@@ -30,7 +31,9 @@ struct Figure {
 
 struct Chart {
   std::string caption;
-  json spec;  // a Vega-Lite spec with inline data ("data": {"values": [...]})
+  // A Vega-Lite spec with inline data ("data": {"values": [...]}). The builders below also
+  // put a wide table in usermeta.loupe.table ({columns, rows}), shown under the chart.
+  json spec;
 };
 
 struct Item {
@@ -80,18 +83,24 @@ class Report {
 };
 
 // Vega-Lite spec builders for the charts studies draw.
-// Line chart of several series over a shared x (e.g. loss per epoch).
+// Line chart of several series over a shared x (e.g. loss per epoch); x defaults to 1..n.
+// NaN values leave gaps.
 json line_chart(const std::string& x_title, const std::string& y_title,
                 const std::vector<std::pair<std::string, std::vector<double>>>& series,
                 const std::vector<double>& x = {});
 // Grouped bars: one group per category, one bar per series.
 json bar_chart(const std::string& x_title, const std::string& y_title, const std::vector<std::string>& categories,
                const std::vector<std::pair<std::string, std::vector<double>>>& series);
-// Heatmap of a [R,C] matrix with labelled rows and columns and values printed in cells.
+// Heatmap of a [R,C] matrix with labelled rows and columns (kept in the given order) and
+// values printed in cells; a sequential blue scale, or red-blue centred on 0 when the
+// matrix has both signs. Labels must be unique.
 json heatmap(const std::string& row_title, const std::string& col_title, const std::vector<std::string>& row_labels,
-             const std::vector<std::string>& col_labels, const torch::Tensor& matrix, const std::string& value_title = "");
+             const std::vector<std::string>& col_labels, const torch::Tensor& matrix,
+             const std::string& value_title = "");
 
-// True when this build inlines the Vega libraries (npm was available at build time).
+// True when reports will inline the Vega libraries: the bundle the build made with npm
+// (or the file named by $LOUPE_VEGA_BUNDLE) exists and is not empty. Otherwise charts
+// appear as data tables.
 bool vega_available();
 
 }  // namespace loupe::report

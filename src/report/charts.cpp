@@ -218,8 +218,11 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
     dark_above = 0.6 * a;
   } else {
     if (hi == lo) hi = lo + 1;
-    scale = {{"scheme", "blues"}, {"domain", {lo, hi}}};
-    dark_above = lo + 0.55 * (hi - lo);
+    // ColorBrewer Blues from near-white, so empty cells of a confusion matrix read as empty.
+    scale = {{"range", {"#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"}},
+             {"interpolate", "hcl"},
+             {"domain", {lo, hi}}};
+    dark_above = lo + 0.6 * (hi - lo);
   }
   const std::string dark_test =
       diverging ? "abs(datum.value) > " + expr_number(dark_above) : "datum.value > " + expr_number(dark_above);
@@ -231,10 +234,10 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
   const std::string fmt = (integral || all_whole) ? "d" : ".2~f";
   const bool small_values = std::max(std::fabs(lo), std::fabs(hi)) < 0.01;
 
-  json x_axis = {{"labelLimit", 140}, {"ticks", false}, {"domain", false}};
+  json x_axis = {{"labelLimit", 140}, {"ticks", false}, {"domain", false}, {"labelPadding", 6}};
   // Column labels stay horizontal while they fit their cell (about 6.5 px per character at 11 px).
   x_axis["labelAngle"] = double(longest_label(col_labels)) * 6.5 > cell - 6 ? -40 : 0;
-  json y_axis = {{"labelLimit", 160}, {"ticks", false}, {"domain", false}};
+  json y_axis = {{"labelLimit", 160}, {"ticks", false}, {"domain", false}, {"labelPadding", 6}};
   json tooltip = json::array({{{"field", "row"}, {"title", row_title}},
                               {{"field", "col"}, {"title", col_title}},
                               {{"field", "value"}, {"title", value_name}, {"format", ".4~g"}}});

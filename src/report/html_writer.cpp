@@ -250,7 +250,7 @@ void chart_html(std::ostream& os, const Chart& c, int id, bool with_vega) {
   std::vector<std::vector<json>> rows;
   const bool has_table = chart_table(c.spec, columns, rows);
   os << "<figure class=\"chart\">";
-  if (!c.caption.empty()) os << "<div class=\"caption\">" << html_escape(c.caption) << "</div>";
+  if (!c.caption.empty()) os << "<figcaption class=\"caption\">" << html_escape(c.caption) << "</figcaption>";
   if (with_vega) {
     json spec = c.spec;
     // The wide table is shown as HTML below; the renderer does not need a second copy.

@@ -13,8 +13,9 @@ namespace loupe {
 enum class Colormap { jet, viridis, diverging };
 Colormap colormap_from_name(const std::string& name);  // "jet" | "viridis" | "diverging"
 
-// values [H,W] → RGB [3,H,W] in [0,1]. Values are mapped linearly from [lo,hi]
-// to [0,1] and clamped. For the diverging map use lo = -hi so 0 maps to white.
+// values [H,W] → RGB [3,H,W] in [0,1] (or [...,H,W] → [...,3,H,W]), on the values'
+// device. Values are mapped linearly from [lo,hi] to [0,1] and clamped; NaN is an
+// error. For the diverging map use lo = -hi so 0 maps to white.
 torch::Tensor apply_colormap(const torch::Tensor& values, Colormap map, double lo = 0.0, double hi = 1.0);
 
 // Blends a heatmap onto an image: image [C,H,W] (C = 1 or 3) in [0,1]; heat [h,w] in
@@ -25,15 +26,22 @@ torch::Tensor overlay_heatmap(const torch::Tensor& image, const torch::Tensor& h
 // A vertical colour bar [3,height,width] with the low value at the bottom.
 torch::Tensor colorbar(int64_t height, int64_t width, Colormap map);
 
-// Draws text with the built-in 5x7 bitmap font onto image [3,H,W] at (x,y), in place.
+// Draws text with the built-in 5x7 bitmap font onto image [3,H,W] at (x,y) (top
+// left of the first glyph), in place, clipped to the image; '\n' starts a new line.
 // scale multiplies the glyph size. Characters outside printable ASCII draw as '?'.
+// rgb has one value per image channel.
 void draw_text(torch::Tensor& image, const std::string& text, int64_t x, int64_t y, int scale = 1,
                std::vector<float> rgb = {1.f, 1.f, 1.f});
+
+// Size in pixels of the box draw_text fills for `text` at `scale`.
+int64_t text_width(const std::string& text, int scale = 1);
+int64_t text_height(const std::string& text, int scale = 1);
 
 struct GridOptions {
   GridOptions(int64_t cols) : cols_(cols) {}
   int64_t cols_;
-  int64_t cell_size_ = 0;   // each image is resized (nearest for upscaling by integers) to this; 0 keeps size
+  int64_t cell_size_ = 0;   // each image is scaled to fit a cell_size square (aspect kept; nearest
+                            // for integer upscaling, else bilinear); 0 keeps sizes
   int64_t padding_ = 2;     // pixels between cells
   int text_scale_ = 1;      // font scale for labels
   GridOptions& cell_size(int64_t v) { cell_size_ = v; return *this; }
@@ -41,9 +49,10 @@ struct GridOptions {
   GridOptions& text_scale(int v) { text_scale_ = v; return *this; }
 };
 
-// Lays images ([C,H,W], C = 1 or 3, in [0,1]) out in a grid on a white background,
-// each with its label (may be empty) printed above it; row_labels (optional) are
-// printed left of each row. Returns RGB [3,H,W].
+// Lays images ([C,H,W], C = 1 or 3, in [0,1], or uint8) out in a grid on a white
+// background, each centred in its cell with its label (may be empty; cut with ".."
+// when wider than the cell) printed above it; row_labels (optional) are printed left
+// of each row. Returns RGB [3,H,W] on the first image's device.
 torch::Tensor image_grid(const std::vector<torch::Tensor>& images, const std::vector<std::string>& labels,
                          const GridOptions& options, const std::vector<std::string>& row_labels = {});
 

@@ -14,7 +14,8 @@ class Progress {
   // total: units of work; unit: what a unit is ("img", "step", "sample").
   Progress(std::string label, int64_t total, std::string unit = "it");
   ~Progress();
-  // Advances by n units and sets the text shown after the ETA.
+  // Advances by n units and sets the text shown after the ETA (an empty postfix
+  // keeps the previous one).
   void advance(int64_t n = 1, const std::string& postfix = "");
   // Ends the line (called by the destructor if not called before).
   void finish();
@@ -28,7 +29,17 @@ class Progress {
   bool finished_ = false, enabled_;
 };
 
-// "1:05", "2:03:04"
+// "1:05", "2:03:04" (rounded to the second); "?:??" for negative or non-finite input.
 std::string format_duration(double seconds);
+// Units per second with a k/M suffix: "0.50", "12.3", "950", "1.2k", "3.4M".
+std::string format_rate(double per_second);
+
+namespace detail {
+// The text Progress draws (before clipping to the terminal width): label, bar,
+// done/total, rate, then ETA (or the elapsed time once finished) and the postfix.
+// total <= 0 means unknown: no bar and no ETA.
+std::string progress_line(const std::string& label, int64_t done, int64_t total, const std::string& unit,
+                          double elapsed_seconds, const std::string& postfix, bool finished);
+}  // namespace detail
 
 }  // namespace loupe

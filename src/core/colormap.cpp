@@ -1,11 +1,11 @@
 #include "loupe/core/colormap.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <set>
-
-#include <torch/torch.h>
 
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
@@ -81,10 +81,14 @@ const std::array<float, 3> kViridis[] = {
 // ColorBrewer RdBu (9 classes, reversed so low is blue) with its near-white centre
 // replaced by pure white, so a signed map's zero is exactly white.
 const std::array<float, 3> kDiverging[] = {
-    {33 / 255.f, 102 / 255.f, 172 / 255.f},  {67 / 255.f, 147 / 255.f, 195 / 255.f},
-    {146 / 255.f, 197 / 255.f, 222 / 255.f}, {209 / 255.f, 229 / 255.f, 240 / 255.f},
-    {1.f, 1.f, 1.f},                         {253 / 255.f, 219 / 255.f, 199 / 255.f},
-    {244 / 255.f, 165 / 255.f, 130 / 255.f}, {214 / 255.f, 96 / 255.f, 77 / 255.f},
+    {33 / 255.f, 102 / 255.f, 172 / 255.f},
+    {67 / 255.f, 147 / 255.f, 195 / 255.f},
+    {146 / 255.f, 197 / 255.f, 222 / 255.f},
+    {209 / 255.f, 229 / 255.f, 240 / 255.f},
+    {1.f, 1.f, 1.f},
+    {253 / 255.f, 219 / 255.f, 199 / 255.f},
+    {244 / 255.f, 165 / 255.f, 130 / 255.f},
+    {214 / 255.f, 96 / 255.f, 77 / 255.f},
     {178 / 255.f, 24 / 255.f, 43 / 255.f},
 };
 
@@ -103,9 +107,12 @@ const AnchorTable& table_for(Colormap map) {
   static const AnchorTable viridis = uniform_table(kViridis);
   static const AnchorTable diverging = uniform_table(kDiverging);
   switch (map) {
-    case Colormap::jet: return jet;
-    case Colormap::viridis: return viridis;
-    default: return diverging;
+    case Colormap::jet:
+      return jet;
+    case Colormap::viridis:
+      return viridis;
+    default:
+      return diverging;
   }
 }
 
@@ -249,8 +256,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 // [C,H,W] or [H,W], float in [0,1] or uint8, C in {1,3,4} -> float RGB [3,H,W].
 torch::Tensor as_rgb(const torch::Tensor& image, const std::string& what) {
-  LOUPE_CHECK(image.defined() && (image.dim() == 2 || image.dim() == 3), what, ": expected an image [C,H,W] or [H,W], got ",
-              image.defined() ? image.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(image.defined() && (image.dim() == 2 || image.dim() == 3), what,
+              ": expected an image [C,H,W] or [H,W], got ", image.defined() ? image.sizes() : torch::IntArrayRef{});
   auto img = image.dim() == 2 ? image.unsqueeze(0) : image;
   const int64_t c = img.size(0);
   LOUPE_CHECK(c == 1 || c == 3 || c == 4, what, ": expected 1 (gray), 3 (RGB) or 4 (RGBA) channels, got shape ",
@@ -304,8 +311,7 @@ Colormap colormap_from_name(const std::string& name) {
 torch::Tensor apply_colormap(const torch::Tensor& values, Colormap map, double lo, double hi) {
   LOUPE_CHECK(values.defined() && values.dim() >= 2, "apply_colormap: expected values [H,W] (or [...,H,W]), got ",
               values.defined() ? values.sizes() : torch::IntArrayRef{});
-  LOUPE_CHECK(values.is_floating_point() || values.scalar_type() == torch::kUInt8 || values.scalar_type() == torch::kLong ||
-                  values.scalar_type() == torch::kInt,
+  LOUPE_CHECK(!values.is_complex() && values.scalar_type() != torch::kBool,
               "apply_colormap: expected real values, got ", values.scalar_type());
   LOUPE_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo < hi, "apply_colormap: value range [", lo, ", ", hi,
               "] is empty or not finite; expected lo < hi");
@@ -322,17 +328,17 @@ torch::Tensor overlay_heatmap(const torch::Tensor& image, const torch::Tensor& h
   LOUPE_CHECK(image.defined() && image.dim() == 3, "overlay_heatmap: expected image [C,H,W], got ",
               image.defined() ? image.sizes() : torch::IntArrayRef{});
   LOUPE_CHECK(heat.defined() && (heat.dim() == 2 || (heat.dim() == 3 && heat.size(0) == 1)),
-              "overlay_heatmap: expected heat [h,w] (or [1,h,w]), got ", heat.defined() ? heat.sizes() : torch::IntArrayRef{});
+              "overlay_heatmap: expected heat [h,w] (or [1,h,w]), got ",
+              heat.defined() ? heat.sizes() : torch::IntArrayRef{});
   LOUPE_CHECK(heat.numel() > 0, "overlay_heatmap: heat map is empty (shape ", heat.sizes(), ")");
   const auto rgb = as_rgb(image, "overlay_heatmap: image");
   const int64_t h = rgb.size(1), w = rgb.size(2);
   check_finite(heat, "overlay_heatmap: heat");
   auto plane = heat.detach().to(rgb.device(), torch::kFloat32).reshape({1, 1, heat.size(-2), heat.size(-1)});
   if (plane.size(2) != h || plane.size(3) != w)
-    plane = F::interpolate(plane, F::InterpolateFuncOptions()
-                                      .size(std::vector<int64_t>{h, w})
-                                      .mode(torch::kBilinear)
-                                      .align_corners(false));
+    plane = F::interpolate(
+        plane,
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
   const auto colours = apply_colormap(plane[0][0], map);
   return rgb * static_cast<float>(1.0 - alpha) + colours * static_cast<float>(alpha);
 }
@@ -378,7 +384,8 @@ void draw_text(torch::Tensor& image, const std::string& text, int64_t x, int64_t
       const uint8_t* g = glyph(lines[l][i]);
       for (int r = 0; r < kGlyphH; ++r)
         for (int c = 0; c < kGlyphW; ++c)
-          if (g[r] & (0x10 >> c)) m[static_cast<int64_t>(l) * kLineAdvance + r][static_cast<int64_t>(i) * kAdvance + c] = true;
+          if (g[r] & (0x10 >> c))
+            m[static_cast<int64_t>(l) * kLineAdvance + r][static_cast<int64_t>(i) * kAdvance + c] = true;
     }
   if (scale > 1) mask = mask.repeat_interleave(scale, 0).repeat_interleave(scale, 1);
   mask = mask.slice(0, y0 - y, y1 - y).slice(1, x0 - x, x1 - x).to(image.device());
@@ -393,8 +400,8 @@ torch::Tensor image_grid(const std::vector<torch::Tensor>& images, const std::ve
               images.size(), " images; expected one label per image (or none)");
   LOUPE_CHECK(options.cols_ >= 1, "image_grid: cols = ", options.cols_, "; expected >= 1");
   LOUPE_CHECK(options.cell_size_ >= 0 && options.padding_ >= 0 && options.text_scale_ >= 1,
-              "image_grid: cell_size = ", options.cell_size_, ", padding = ", options.padding_, ", text_scale = ",
-              options.text_scale_, "; expected cell_size >= 0, padding >= 0, text_scale >= 1");
+              "image_grid: cell_size = ", options.cell_size_, ", padding = ", options.padding_,
+              ", text_scale = ", options.text_scale_, "; expected cell_size >= 0, padding >= 0, text_scale >= 1");
   const auto n = static_cast<int64_t>(images.size());
   const int64_t cols = std::min(options.cols_, n), rows = (n + cols - 1) / cols;
   LOUPE_CHECK(row_labels.empty() || static_cast<int64_t>(row_labels.size()) == rows, "image_grid: ", row_labels.size(),
@@ -413,13 +420,12 @@ torch::Tensor image_grid(const std::vector<torch::Tensor>& images, const std::ve
   }
   const int s = options.text_scale_;
   const int64_t pad = options.padding_;
-  const bool any_label =
-      std::any_of(labels.begin(), labels.end(), [](const std::string& l) { return !l.empty(); });
-  const int64_t label_gap = 2 * s;  // between a label's baseline and its image
-  const int64_t label_h = any_label ? kGlyphH * s + label_gap : 0;
+  const bool any_label = std::any_of(labels.begin(), labels.end(), [](const std::string& l) { return !l.empty(); });
+  const int64_t label_gap = 2 * int64_t{s};  // between a label's baseline and its image
+  const int64_t label_h = any_label ? kGlyphH * int64_t{s} + label_gap : 0;
   int64_t row_label_w = 0;
   for (const auto& l : row_labels) row_label_w = std::max(row_label_w, text_width(l, s));
-  if (row_label_w > 0) row_label_w += pad + 2 * s;
+  if (row_label_w > 0) row_label_w += pad + 2 * int64_t{s};
   // A margin of at least a few pixels keeps edge text off the border even with padding 0.
   const int64_t margin = std::max<int64_t>(pad, 2);
   const int64_t out_w = margin + row_label_w + cols * cell_w + (cols - 1) * pad + margin;
@@ -427,7 +433,7 @@ torch::Tensor image_grid(const std::vector<torch::Tensor>& images, const std::ve
 
   const auto device = cells.front().device();
   auto canvas = torch::ones({3, out_h, out_w}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  const int64_t max_chars = (cell_w + 1) / (kAdvance * s);
+  const int64_t max_chars = (cell_w + 1) / (kAdvance * int64_t{s});
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = i / cols, c = i % cols;
     const int64_t left = margin + row_label_w + c * (cell_w + pad);

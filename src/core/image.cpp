@@ -6,11 +6,10 @@
 #include <cstring>
 #include <new>
 
-// jpeglib.h needs FILE and size_t declared first.
-#include <jpeglib.h>
+// (jpeglib.h needs <cstdio> above for FILE and size_t.)
 #include <jerror.h>  // message codes, to tell harmless warnings from corrupt data
+#include <jpeglib.h>
 #include <png.h>
-
 #include <torch/torch.h>
 
 #include "loupe/core/error.h"
@@ -26,9 +25,7 @@ namespace {
 
 constexpr size_t kMessageSize = 256;
 
-void copy_message(char* dst, const char* src) {
-  std::snprintf(dst, kMessageSize, "%s", src ? src : "unknown error");
-}
+void copy_message(char* dst, const char* src) { std::snprintf(dst, kMessageSize, "%s", src ? src : "unknown error"); }
 
 // ---------------------------------------------------------------- PNG read
 
@@ -134,8 +131,8 @@ void jpeg_warning_is_error(j_common_ptr cinfo, int msg_level) {
 }
 
 bool jpeg_decode_raw(JpegDecodeJob* job) {
-  jpeg_decompress_struct cinfo;
-  JpegErrorManager err;
+  jpeg_decompress_struct cinfo{};  // zeroed, so destroying it after an early error is safe
+  JpegErrorManager err{};
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_error_exit_to_jump;
   err.mgr.emit_message = jpeg_warning_is_error;
@@ -222,8 +219,7 @@ bool png_encode_raw(PngEncodeJob* job) {
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   const size_t row_bytes = size_t(job->width) * size_t(job->channels);
-  for (png_uint_32 y = 0; y < job->height; ++y)
-    png_write_row(png, const_cast<png_bytep>(job->pixels + y * row_bytes));
+  for (png_uint_32 y = 0; y < job->height; ++y) png_write_row(png, const_cast<png_bytep>(job->pixels + y * row_bytes));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
   return true;
@@ -252,10 +248,14 @@ torch::Tensor convert_channels(const torch::Tensor& img, int channels) {
   const auto gray = color.size(0) == 1 ? color : luma(color);
   const auto rgb = color.size(0) == 3 ? color : color.expand({3, -1, -1});
   switch (channels) {
-    case 1: return gray.contiguous();
-    case 2: return torch::cat({gray, alpha}).contiguous();
-    case 3: return rgb.contiguous();
-    default: return torch::cat({rgb, alpha}).contiguous();
+    case 1:
+      return gray.contiguous();
+    case 2:
+      return torch::cat({gray, alpha}).contiguous();
+    case 3:
+      return rgb.contiguous();
+    default:
+      return torch::cat({rgb, alpha}).contiguous();
   }
 }
 

@@ -1,8 +1,8 @@
 #include "loupe/data/image_folder.h"
 
-#include <algorithm>
-
 #include <torch/torch.h>
+
+#include <algorithm>
 
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
@@ -42,13 +42,14 @@ std::vector<fs::path> list_images(const fs::path& path_or_folder) {
 }
 
 TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& options) {
-  LOUPE_CHECK(options.channels == 1 || options.channels == 3, root.string(), ": image folder channels = ",
-              options.channels, "; expected 1 (gray) or 3 (RGB)");
+  LOUPE_CHECK(options.channels == 1 || options.channels == 3, root.string(),
+              ": image folder channels = ", options.channels, "; expected 1 (gray) or 3 (RGB)");
   LOUPE_CHECK(options.size >= 0, root.string(), ": image folder size = ", options.size,
               "; expected 0 (keep) or a positive side length");
   std::error_code ec;
   LOUPE_CHECK(fs::exists(root, ec), root.string(), ": image folder not found");
-  LOUPE_CHECK(fs::is_directory(root, ec), root.string(), ": expected an image folder (root/<class>/*.png), found a file");
+  LOUPE_CHECK(fs::is_directory(root, ec), root.string(),
+              ": expected an image folder (root/<class>/*.png), found a file");
 
   std::vector<std::string> classes;
   for (const auto& entry : fs::directory_iterator(root, ec))
@@ -83,9 +84,9 @@ TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& 
     }
     if (!images.empty()) {
       const auto& first = images.front();
-      LOUPE_CHECK(img.size(1) == first.size(1) && img.size(2) == first.size(2), file.string(), ": size ",
-                  img.size(2), "x", img.size(1), " (WxH) differs from ", files.front().first.string(), "'s ",
-                  first.size(2), "x", first.size(1), "; set the image folder size option to resize every image");
+      LOUPE_CHECK(img.size(1) == first.size(1) && img.size(2) == first.size(2), file.string(), ": size ", img.size(2),
+                  "x", img.size(1), " (WxH) differs from ", files.front().first.string(), "'s ", first.size(2), "x",
+                  first.size(1), "; set the image folder size option to resize every image");
     }
     images.push_back(to_uint8(img));
     labels.push_back(label);

@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <array>
-
-#include <torch/torch.h>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
@@ -161,8 +160,8 @@ TEST(Grid, PlacesCellsOnWhiteWithPadding) {
     const int64_t top = 2 + (i / 3) * 6, left = 2 + (i % 3) * 6;
     EXPECT_TRUE(torch::allclose(grid.slice(1, top, top + 4).slice(2, left, left + 4), images[i])) << i;
   }
-  EXPECT_EQ(grid[0][0][0].item<float>(), 1.f);  // margin
-  EXPECT_EQ(grid[1][3][7].item<float>(), 1.f);  // gap between cells 0 and 1
+  EXPECT_EQ(grid[0][0][0].item<float>(), 1.f);    // margin
+  EXPECT_EQ(grid[1][3][7].item<float>(), 1.f);    // gap between cells 0 and 1
   EXPECT_EQ(grid[2][10][16].item<float>(), 1.f);  // the empty sixth cell
 }
 
@@ -198,8 +197,8 @@ TEST(Grid, LabelsAndRowLabelsAreDrawnInDarkText) {
   // Row labels sit left of the cells.
   EXPECT_GT(dark.slice(1, 0, left0).sum().item<int64_t>(), 0);
   // A label wider than its cell is cut rather than spilling into the next cell.
-  const auto cut = image_grid({torch::ones({3, 12, 12}), torch::ones({3, 12, 12})},
-                              {"a very long label", ""}, GridOptions(2).padding(4));
+  const auto cut = image_grid({torch::ones({3, 12, 12}), torch::ones({3, 12, 12})}, {"a very long label", ""},
+                              GridOptions(2).padding(4));
   EXPECT_EQ(cut[0].lt(0.5).slice(1, 4 + 12 + 2, cut.size(2)).sum().item<int64_t>(), 0);
 }
 
@@ -240,7 +239,8 @@ TEST(Grid, ExampleRendersToPng) {
   auto grid = image_grid(cells, labels, GridOptions(4).cell_size(84).padding(6), {"digits", "maps"});
   std::string charset;
   for (char c = 32; c < 127; ++c) charset.push_back(c);
-  const auto two_lines = charset.substr(0, 48) + "\n" + charset.substr(48) + "\nThe quick brown fox jumps over the lazy dog; pred 7 (p=0.93)";
+  const auto two_lines = charset.substr(0, 48) + "\n" + charset.substr(48) +
+                         "\nThe quick brown fox jumps over the lazy dog; pred 7 (p=0.93)";
   auto text = torch::ones({3, 4 * 30 + 8, 4 * text_width(two_lines) + 8});
   draw_text(text, two_lines, 4, 4, 4, {0.f, 0.f, 0.f});
   const auto dir = fs::temp_directory_path() / "loupe_test_grid";

@@ -1,12 +1,11 @@
 #include <gtest/gtest.h>
+#include <jpeglib.h>
+#include <torch/torch.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
-
-#include <jpeglib.h>
-#include <torch/torch.h>
-#include <zlib.h>
 
 #include "loupe/core/error.h"
 #include "loupe/core/fs.h"
@@ -30,7 +29,8 @@ void expect_error_containing(F f, const std::vector<std::string>& parts) {
     ADD_FAILURE() << "expected a loupe::Error";
   } catch (const Error& e) {
     for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "message: " << e.what() << "\nmissing: " << part;
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+          << "message: " << e.what() << "\nmissing: " << part;
   }
 }
 
@@ -173,8 +173,7 @@ TEST(Image, ReadsPaletteWithTransparency) {
 TEST(Image, ReadsLowAndHighBitDepthGray) {
   // 1-bit: 0b10110000 -> 255,0,255,255,0,0,0,0.
   const auto one_bit = decode_image(hand_png(8, 1, 1, 0, std::string("\x00\xb0", 2)), "1bit.png");
-  EXPECT_TRUE(torch::equal(as_u8(one_bit).flatten(),
-                           torch::tensor({255, 0, 255, 255, 0, 0, 0, 0}, torch::kUInt8)));
+  EXPECT_TRUE(torch::equal(as_u8(one_bit).flatten(), torch::tensor({255, 0, 255, 255, 0, 0, 0, 0}, torch::kUInt8)));
   // 16-bit scaled with rounding: v*255/65535 -> 0x0000 = 0, 0xffff = 255, 0x8080 = 128, 0x1234 = 18.13 -> 18.
   const std::string rows = std::string("\x00\x00\x00\xff\xff\x80\x80\x12\x34", 9);
   const auto sixteen = decode_image(hand_png(4, 1, 16, 0, rows), "16bit.png");
@@ -224,7 +223,11 @@ TEST(Image, EncodeRejectsNonFiniteAndBadShapes) {
   expect_error_containing([&] { encode_png(torch::rand({1, 3, 4, 4})); }, {"[1, 3, 4, 4]"});
   expect_error_containing([&] { encode_png(torch::zeros({3, 4, 4}, torch::kInt32)); }, {"uint8"});
   expect_error_containing([&] { encode_png(torch::rand({3, 0, 4})); }, {"size"});
-  expect_error_containing([&] { check_finite(torch::tensor({1.0, std::nan("")}), "my tensor"); }, {"my tensor", "1 NaN"});
+  expect_error_containing(
+      [&] {
+        check_finite(torch::tensor({1.0, std::nan("")}), "my tensor");
+      },
+      {"my tensor", "1 NaN"});
   EXPECT_NO_THROW(check_finite(torch::tensor({1, 2}), "ints"));
 }
 

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <torch/torch.h>
 
 #include "loupe/core/error.h"
@@ -17,9 +16,7 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 // A uint8 image whose every pixel is `value` (so each file is recognisable after loading).
-torch::Tensor solid(int64_t c, int64_t h, int64_t w, int value) {
-  return torch::full({c, h, w}, value, torch::kUInt8);
-}
+torch::Tensor solid(int64_t c, int64_t h, int64_t w, int value) { return torch::full({c, h, w}, value, torch::kUInt8); }
 
 template <class F>
 std::string error_of(F f) {
@@ -57,7 +54,7 @@ TEST(ImageFolder, LoadsClassesInSortedOrderAsUint8) {
   const auto root = fresh_dir("load");
   write_png(root / "zebra" / "1.png", solid(3, 4, 5, 10));
   write_png(root / "zebra" / "0.png", solid(3, 4, 5, 20));
-  write_png(root / "ant" / "x.png", solid(1, 4, 5, 30));  // gray, expanded to RGB
+  write_png(root / "ant" / "x.png", solid(1, 4, 5, 30));   // gray, expanded to RGB
   write_png(root / "mole" / "y.png", solid(4, 4, 5, 40));  // RGBA, alpha dropped
   const auto ds = load_image_folder(root);
   EXPECT_EQ(ds.class_names(), (std::vector<std::string>{"ant", "mole", "zebra"}));

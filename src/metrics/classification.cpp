@@ -36,7 +36,8 @@ torch::Tensor confusion_matrix(const torch::Tensor& labels, const torch::Tensor&
     }
   }
   // Each (true, predicted) pair is one bin of a flattened K×K histogram.
-  return torch::bincount(l * num_classes + p, /*weights=*/{}, num_classes * num_classes).view({num_classes, num_classes});
+  return torch::bincount(l * num_classes + p, /*weights=*/{}, num_classes * num_classes)
+      .view({num_classes, num_classes});
 }
 
 double accuracy(const torch::Tensor& labels, const torch::Tensor& predictions) {

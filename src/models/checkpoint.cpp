@@ -112,7 +112,8 @@ CheckpointInfo load_into(torch::serialize::InputArchive& archive, const fs::path
   if (has_optimizer) {
     const std::string stored = read_string(archive, path, "optimizer_kind"), wanted = optimizer_kind(*optimizer);
     LOUPE_CHECK(stored == wanted, "checkpoint ", path.string(), " holds the state of a ", stored,
-                " optimiser; cannot resume a ", wanted, " optimiser from it (train again, or resume with ", stored, ")");
+                " optimiser; cannot resume a ", wanted, " optimiser from it (train again, or resume with ", stored,
+                ")");
   }
   torch::serialize::InputArchive model_archive;
   LOUPE_CHECK(archive.try_read("model", model_archive), "checkpoint ", path.string(),

@@ -46,7 +46,8 @@ ResidualBlockImpl::ResidualBlockImpl(ResidualKind kind, int64_t in_planes, int64
     bns.push_back(register_module("bn" + n, batch_norm(out)));
   }
   if (stride != 1 || in_planes != out_planes)
-    downsample = register_module("downsample", nn::Sequential(conv(in_planes, out_planes, 1, stride), batch_norm(out_planes)));
+    downsample =
+        register_module("downsample", nn::Sequential(conv(in_planes, out_planes, 1, stride), batch_norm(out_planes)));
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {

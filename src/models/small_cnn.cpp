@@ -13,9 +13,7 @@ torch::Tensor halve(const torch::Tensor& x) { return torch::max_pool2d(x, 2, 2, 
 
 SmallCnnImpl::SmallCnnImpl(int64_t in_channels, int64_t num_classes) {
   // No conv bias: the BatchNorm that follows would cancel it.
-  auto conv = [](int64_t in, int64_t out) {
-    return nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false));
-  };
+  auto conv = [](int64_t in, int64_t out) { return nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)); };
   conv1 = register_module("conv1", conv(in_channels, 32));
   bn1 = register_module("bn1", nn::BatchNorm2d(32));
   conv2 = register_module("conv2", conv(32, 64));

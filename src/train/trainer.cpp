@@ -19,9 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(TappedModel& model, const TrainOptions& o) {
   if (o.optimizer == "adam")
@@ -95,8 +93,8 @@ TrainResult train_classifier(TappedModel& model, const ModelSpec& spec, const Da
     try {
       result.history = history_from_json(info.extra_json);
     } catch (const Error& e) {
-      fail("checkpoint ", options.checkpoint.string(), ": cannot resume, its training history is unreadable (", e.what(),
-           ")");
+      fail("checkpoint ", options.checkpoint.string(), ": cannot resume, its training history is unreadable (",
+           e.what(), ")");
     }
     first_epoch = info.step + 1;
   }
@@ -178,7 +176,8 @@ Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::D
     const torch::Tensor logits = run_model(model, batch.images.to(device));
     LOUPE_CHECK(logits.dim() == 2 && logits.size(1) == k, "model ", model.arch(), " gives ", logits.sizes(),
                 " logits but the data has ", k, " classes");
-    loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
     predictions.push_back(logits.argmax(1).cpu());
     labels.push_back(batch.labels);

@@ -38,7 +38,8 @@ TEST(Classification, ConfusionMatrixOfHandMadeCase) {
 
 TEST(Classification, AcceptsOtherIntegerTypes) {
   const auto labels = torch::tensor({1, 0}, torch::kInt), predictions = torch::tensor({1, 1}, torch::kByte);
-  EXPECT_TRUE(torch::equal(confusion_matrix(labels, predictions, 2), torch::tensor({0, 1, 0, 1}, torch::kLong).view({2, 2})));
+  EXPECT_TRUE(
+      torch::equal(confusion_matrix(labels, predictions, 2), torch::tensor({0, 1, 0, 1}, torch::kLong).view({2, 2})));
   EXPECT_DOUBLE_EQ(accuracy(labels, predictions), 0.5);
 }
 

@@ -144,14 +144,19 @@ TEST(ResNet, StateDictKeysMatchTorchvision) {
   EXPECT_EQ(s18.size(), 122u);
   EXPECT_EQ(key_set(s18), torchvision_keys(2, {2, 2, 2, 2}, false));
 
-  const std::map<std::string, std::vector<int64_t>> shapes18 = {
-      {"conv1.weight", {64, 3, 7, 7}},          {"bn1.running_mean", {64}},
-      {"layer1.0.conv1.weight", {64, 64, 3, 3}}, {"layer1.0.bn1.running_mean", {64}},
-      {"layer1.1.bn2.num_batches_tracked", {}},  {"layer2.0.conv1.weight", {128, 64, 3, 3}},
-      {"layer2.0.downsample.0.weight", {128, 64, 1, 1}}, {"layer2.0.downsample.1.weight", {128}},
-      {"layer2.0.downsample.1.running_var", {128}},      {"layer3.0.downsample.0.weight", {256, 128, 1, 1}},
-      {"layer4.1.conv2.weight", {512, 512, 3, 3}},       {"fc.weight", {1000, 512}},
-      {"fc.bias", {1000}}};
+  const std::map<std::string, std::vector<int64_t>> shapes18 = {{"conv1.weight", {64, 3, 7, 7}},
+                                                                {"bn1.running_mean", {64}},
+                                                                {"layer1.0.conv1.weight", {64, 64, 3, 3}},
+                                                                {"layer1.0.bn1.running_mean", {64}},
+                                                                {"layer1.1.bn2.num_batches_tracked", {}},
+                                                                {"layer2.0.conv1.weight", {128, 64, 3, 3}},
+                                                                {"layer2.0.downsample.0.weight", {128, 64, 1, 1}},
+                                                                {"layer2.0.downsample.1.weight", {128}},
+                                                                {"layer2.0.downsample.1.running_var", {128}},
+                                                                {"layer3.0.downsample.0.weight", {256, 128, 1, 1}},
+                                                                {"layer4.1.conv2.weight", {512, 512, 3, 3}},
+                                                                {"fc.weight", {1000, 512}},
+                                                                {"fc.bias", {1000}}};
   for (const auto& [key, expected] : shapes18) {
     ASSERT_TRUE(s18.count(key)) << key;
     EXPECT_EQ(shape(s18.at(key)), expected) << key;
@@ -163,12 +168,15 @@ TEST(ResNet, StateDictKeysMatchTorchvision) {
   EXPECT_EQ(r50->named_parameters().size(), 161u);
   EXPECT_EQ(s50.size(), 320u);
   EXPECT_EQ(key_set(s50), torchvision_keys(3, {3, 4, 6, 3}, true));
-  const std::map<std::string, std::vector<int64_t>> shapes50 = {
-      {"layer1.0.conv1.weight", {64, 64, 1, 1}},        {"layer1.0.conv3.weight", {256, 64, 1, 1}},
-      {"layer1.0.downsample.0.weight", {256, 64, 1, 1}}, {"layer2.0.conv1.weight", {128, 256, 1, 1}},
-      {"layer2.0.conv2.weight", {128, 128, 3, 3}},      {"layer2.0.downsample.0.weight", {512, 256, 1, 1}},
-      {"layer4.2.conv3.weight", {2048, 512, 1, 1}},     {"layer4.2.bn3.running_var", {2048}},
-      {"fc.weight", {1000, 2048}}};
+  const std::map<std::string, std::vector<int64_t>> shapes50 = {{"layer1.0.conv1.weight", {64, 64, 1, 1}},
+                                                                {"layer1.0.conv3.weight", {256, 64, 1, 1}},
+                                                                {"layer1.0.downsample.0.weight", {256, 64, 1, 1}},
+                                                                {"layer2.0.conv1.weight", {128, 256, 1, 1}},
+                                                                {"layer2.0.conv2.weight", {128, 128, 3, 3}},
+                                                                {"layer2.0.downsample.0.weight", {512, 256, 1, 1}},
+                                                                {"layer4.2.conv3.weight", {2048, 512, 1, 1}},
+                                                                {"layer4.2.bn3.running_var", {2048}},
+                                                                {"fc.weight", {1000, 2048}}};
   for (const auto& [key, expected] : shapes50) {
     ASSERT_TRUE(s50.count(key)) << key;
     EXPECT_EQ(shape(s50.at(key)), expected) << key;
@@ -206,7 +214,8 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
 TEST(ResNet, TapShapesWithStandardStemAt224) {
   auto model = make_model({"resnet18", 3, 1000});
   model->eval();
-  EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"stem", "layer1", "layer2", "layer3", "layer4", "pool", "fc"}));
+  EXPECT_EQ(model->tap_names(),
+            (std::vector<std::string>{"stem", "layer1", "layer2", "layer3", "layer4", "pool", "fc"}));
   EXPECT_EQ(model->default_cam_tap(), "layer4");
   Taps taps;
   for (const auto& t : model->tap_names()) taps.record(t);

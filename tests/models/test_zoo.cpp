@@ -94,9 +94,9 @@ TEST(SmallCnn, LayersAndParameterCount) {
   EXPECT_EQ(parameter_count(*make_model({"small_cnn", 3, 10})), 98026 + 2 * 288);
   std::vector<std::string> names;
   for (const auto& p : model->named_parameters()) names.push_back(p.key());
-  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight",
-                                             "bn2.bias", "conv3.weight", "bn3.weight", "bn3.bias", "fc.weight",
-                                             "fc.bias"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight",
+                                      "bn2.bias", "conv3.weight", "bn3.weight", "bn3.bias", "fc.weight", "fc.bias"}));
   EXPECT_EQ(model->default_cam_tap(), "conv3");
 }
 

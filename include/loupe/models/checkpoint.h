@@ -4,10 +4,10 @@
 // error.
 #pragma once
 
+#include <torch/optim/optimizer.h>
+
 #include <memory>
 #include <string>
-
-#include <torch/optim/optimizer.h>
 
 #include "loupe/core/fs.h"
 #include "loupe/models/zoo.h"
@@ -16,7 +16,7 @@ namespace loupe {
 
 struct CheckpointInfo {
   ModelSpec spec;
-  int64_t step = 0;          // e.g. epochs completed
+  int64_t step = 0;  // e.g. epochs completed
   std::string extra_json = "{}";
 };
 
@@ -26,8 +26,10 @@ void save_checkpoint(const fs::path& path, TappedModel& model, const ModelSpec& 
 // Reads only the header part (spec, step, extras).
 CheckpointInfo read_checkpoint_info(const fs::path& path);
 
-// Loads into an existing model (and optimiser, if given and stored). A checkpoint
-// whose spec differs from `spec` is a loupe::Error naming both architectures.
+// Loads into an existing model (and optimiser, if given and stored), on the model's
+// device. A checkpoint whose spec differs from `spec`, or whose optimiser state is of
+// another kind (Adam vs SGD), is a loupe::Error naming both, and nothing is loaded.
+// Missing, truncated or corrupt files are loupe::Errors naming the path.
 CheckpointInfo load_checkpoint(const fs::path& path, TappedModel& model, const ModelSpec& spec,
                                torch::optim::Optimizer* optimizer = nullptr);
 

@@ -4,17 +4,17 @@
 // The "small" stem (3x3 stride-1 conv1, no max-pool) keeps 28x28..64x64 inputs usable.
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "loupe/models/taps.h"
 
@@ -32,10 +32,12 @@ struct ResNetOptions {
   int64_t num_classes = 1000;     // fc outputs
   bool small_stem = false;        // 3x3 stride-1 conv1 and no max-pool
   std::string arch = "resnet";    // the zoo name the model reports
+  // clang-format off
   ResNetOptions& set_in_channels(int64_t v) { in_channels = v; return *this; }
   ResNetOptions& set_num_classes(int64_t v) { num_classes = v; return *this; }
   ResNetOptions& set_small_stem(bool v) { small_stem = v; return *this; }
   ResNetOptions& set_arch(std::string v) { arch = std::move(v); return *this; }
+  // clang-format on
 };
 
 // One residual block of either kind; convs and BNs are registered as conv1.., bn1..

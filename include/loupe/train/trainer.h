@@ -3,12 +3,12 @@
 // resume from it, and the loss/accuracy history for the report.
 #pragma once
 
+#include <torch/types.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "loupe/core/fs.h"
 #include "loupe/data/dataset.h"
@@ -17,30 +17,37 @@
 namespace loupe {
 
 struct EpochRecord {
-  int64_t epoch = 0;            // 1-based
-  double train_loss = 0;        // mean over the epoch's batches
+  int64_t epoch = 0;      // 1-based
+  double train_loss = 0;  // mean over the epoch's batches
   double train_accuracy = 0;
-  double val_loss = 0;          // NaN when there is no validation set
-  double val_accuracy = 0;      // NaN when there is no validation set
+  double val_loss = 0;      // NaN when there is no validation set
+  double val_accuracy = 0;  // NaN when there is no validation set
   double seconds = 0;
 };
 
 struct TrainOptions {
-  std::string optimizer = "adam";   // "adam" | "sgd" (momentum 0.9)
-  double lr = 1e-3;                 // learning rate
-  double weight_decay = 0.0;        // L2 penalty
+  std::string optimizer = "adam";  // "adam" | "sgd" (momentum 0.9)
+  double lr = 1e-3;                // learning rate
+  double weight_decay = 0.0;       // L2 penalty
   int64_t epochs = 1;
   int64_t batch_size = 128;
-  uint64_t seed = 0;                // shuffling and initialisation
+  uint64_t seed = 0;                // shuffling and the global generator, reseeded every epoch
   int64_t max_steps_per_epoch = 0;  // 0 = the whole training set every epoch
   fs::path checkpoint;              // empty = no checkpoints; written after every epoch
   bool resume = false;              // continue from `checkpoint` if it exists
   std::string label = "train";      // progress bar label
+  // clang-format off
   TrainOptions& set_optimizer(std::string v) { optimizer = std::move(v); return *this; }
   TrainOptions& set_lr(double v) { lr = v; return *this; }
+  TrainOptions& set_weight_decay(double v) { weight_decay = v; return *this; }
   TrainOptions& set_epochs(int64_t v) { epochs = v; return *this; }
   TrainOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }
   TrainOptions& set_seed(uint64_t v) { seed = v; return *this; }
+  TrainOptions& set_max_steps_per_epoch(int64_t v) { max_steps_per_epoch = v; return *this; }
+  TrainOptions& set_checkpoint(fs::path v) { checkpoint = std::move(v); return *this; }
+  TrainOptions& set_resume(bool v) { resume = v; return *this; }
+  TrainOptions& set_label(std::string v) { label = std::move(v); return *this; }
+  // clang-format on
 };
 
 struct TrainResult {
@@ -50,7 +57,11 @@ struct TrainResult {
 };
 
 // Trains `model` (built from `spec`) on `train`, evaluating on `val` (may be null)
-// after each epoch. The model is moved to `device`.
+// after each epoch. The model is moved to `device` and left in eval mode. Epoch e
+// visits the data in a permutation drawn from seed + e, so a run resumed from its
+// checkpoint retraces an uninterrupted one; a last batch of a single image is skipped
+// (BatchNorm cannot normalise it once maps are 1x1). With `resume` and an existing
+// checkpoint, training continues after the checkpoint's epoch with its history.
 TrainResult train_classifier(TappedModel& model, const ModelSpec& spec, const Dataset& train, const Dataset* val,
                              const TrainOptions& options, torch::Device device);
 
@@ -61,7 +72,8 @@ struct Evaluation {
   torch::Tensor predictions;  // int64 [N]
 };
 
-// Runs the model over the dataset in eval mode without gradients.
+// Runs the model over the dataset in eval mode without gradients (restoring the
+// model's mode afterwards); loss is the mean cross-entropy.
 Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::Device device, int64_t batch_size = 256);
 
 // History as JSON (an array of EpochRecord objects), for checkpoints and reports.

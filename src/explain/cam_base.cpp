@@ -46,13 +46,18 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
   for (int64_t begin = 0; begin < images.size(0); begin += options_.batch_size) {
     const int64_t end = std::min(images.size(0), begin + options_.batch_size);
     const auto x = images.slice(0, begin, end).to(device, torch::kFloat);
-    Taps taps;
-    taps.record(tap);
+    // The tap's tensor becomes a leaf: gradients stop there (nothing upstream is
+    // kept or differentiated), and a parameter-free prefix still gets gradients.
     torch::Tensor activations, grads, score;
+    Taps taps;
+    taps.replace(tap, [&](const torch::Tensor& a) {
+      activations = a.detach().requires_grad_(uses_gradients());
+      return activations;
+    });
     {
       torch::AutoGradMode grad_mode(uses_gradients());
       const auto outputs = model.forward(x, &taps);
-      activations = taps.recorded(tap);
+      LOUPE_CHECK(activations.defined(), "tap ", tap, " of ", model.arch(), ": the forward pass never reached it");
       LOUPE_CHECK(activations.dim() == 4, "tap ", tap, " of ", model.arch(),
                   ": CAM methods need a spatial feature map [N,C,h,w], got ", activations.sizes());
       score = target(outputs, x);

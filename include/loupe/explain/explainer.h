@@ -39,6 +39,12 @@ struct ExplainOptions {
   ExplainOptions& set_signed(bool v) { signed_maps = v; return *this; }
   ExplainOptions& set_normalize(bool v) { normalize = v; return *this; }
   ExplainOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }
+
+  // --- gradient methods (saliency, Integrated Gradients, SmoothGrad, ...) ---
+  // (fields and setters added here by the gradient-family work)
+
+  // --- perturbation methods (engine, occlusion, RISE, LIME, SHAP, ScoreCAM, AblationCAM) ---
+  // (fields and setters added here by the perturbation-engine work)
 };
 
 std::vector<std::string> explainer_names();

@@ -7,17 +7,21 @@
 
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
+#include "explain/registry_detail.h"
 #include "loupe/explain/gradcam.h"
 
 namespace loupe {
 namespace {
 
-using Factory = std::function<std::unique_ptr<Explainer>(const ExplainOptions&)>;
-
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> factories = {
-      {"gradcam", [](const ExplainOptions& o) { return std::make_unique<GradCam>(o); }},
-  };
+const ExplainerRegistry& registry() {
+  static const ExplainerRegistry factories = [] {
+    ExplainerRegistry r = {
+        {"gradcam", [](const ExplainOptions& o) { return std::make_unique<GradCam>(o); }},
+    };
+    add_gradient_explainers(r);
+    add_perturbation_explainers(r);
+    return r;
+  }();
   return factories;
 }
 

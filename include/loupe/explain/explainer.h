@@ -10,6 +10,8 @@
 
 #include <torch/types.h>
 
+#include "loupe/explain/gradient_options.h"
+#include "loupe/explain/perturbation_options.h"
 #include "loupe/explain/target.h"
 #include "loupe/models/taps.h"
 
@@ -40,11 +42,10 @@ struct ExplainOptions {
   ExplainOptions& set_normalize(bool v) { normalize = v; return *this; }
   ExplainOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }
 
-  // --- gradient methods (saliency, Integrated Gradients, SmoothGrad, ...) ---
-  // (fields and setters added here by the gradient-family work)
-
-  // --- perturbation methods (engine, occlusion, RISE, LIME, SHAP, ScoreCAM, AblationCAM) ---
-  // (fields and setters added here by the perturbation-engine work)
+  GradientOptions gradient;          // saliency, Integrated Gradients, SmoothGrad, ...
+  PerturbationOptions perturbation;  // the perturbation engine and its solvers
+  ExplainOptions& set_gradient(GradientOptions v) { gradient = std::move(v); return *this; }
+  ExplainOptions& set_perturbation(PerturbationOptions v) { perturbation = std::move(v); return *this; }
 };
 
 std::vector<std::string> explainer_names();

@@ -2,7 +2,7 @@
 // figure is reported beside a baseline measured in the same run:
 //   training throughput (images/s) per architecture, and
 //   Grad-CAM time ÷ time of one plain forward+backward pass of the same batch.
-// Usage: loupe_bench [--device auto|cpu|cuda] [--repeats N]
+// Usage: loupe_bench_classifier [--device auto|cpu|cuda] [--repeats N]
 #include <chrono>
 #include <cstring>
 #include <iomanip>

@@ -1,0 +1,67 @@
+// Superpixel segmentations for perturbation explainers, written with LibTorch ops so
+// they run on the model's device: quickshift (Vedaldi & Soatto 2008, with LIME's image
+// defaults: kernel 4, max distance 200, ratio 0.2, on CIELAB), SLIC (Achanta et al.
+// 2012, as scikit-image: n_segments, compactness, on CIELAB), and regular grid cells.
+// Every segmentation is int64 [H,W] with labels 0..K-1, each label used and (for
+// quickshift/SLIC after clean-up) spatially 4-connected.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/types.h>
+
+namespace loupe {
+
+struct QuickshiftOptions {
+  double kernel_size = 4.0;  // Gaussian σ of the density estimate, in pixels
+  double max_dist = 200.0;   // links longer than this (in the joint space) are cut
+  double ratio = 0.2;        // weight of colour against position, in [0,1]
+  double sigma = 0.0;        // Gaussian pre-smoothing of the image (0 = none)
+  QuickshiftOptions& set_kernel_size(double v) { kernel_size = v; return *this; }
+  QuickshiftOptions& set_max_dist(double v) { max_dist = v; return *this; }
+  QuickshiftOptions& set_ratio(double v) { ratio = v; return *this; }
+  QuickshiftOptions& set_sigma(double v) { sigma = v; return *this; }
+};
+
+struct SlicOptions {
+  int64_t n_segments = 100;  // approximate number of segments wanted
+  double compactness = 10.0; // colour against space: higher = squarer segments
+  int64_t max_iter = 10;     // k-means iterations
+  double sigma = 0.0;        // Gaussian pre-smoothing of the image (0 = none)
+  SlicOptions& set_n_segments(int64_t v) { n_segments = v; return *this; }
+  SlicOptions& set_compactness(double v) { compactness = v; return *this; }
+  SlicOptions& set_max_iter(int64_t v) { max_iter = v; return *this; }
+  SlicOptions& set_sigma(double v) { sigma = v; return *this; }
+};
+
+struct SegmentOptions {
+  std::string method = "quickshift";  // quickshift | slic | grid
+  QuickshiftOptions quickshift;
+  SlicOptions slic;
+  int64_t grid_cell = 8;  // cell side in pixels for method = grid
+  SegmentOptions& set_method(std::string v) { method = std::move(v); return *this; }
+  SegmentOptions& set_quickshift(QuickshiftOptions v) { quickshift = v; return *this; }
+  SegmentOptions& set_slic(SlicOptions v) { slic = v; return *this; }
+  SegmentOptions& set_grid_cell(int64_t v) { grid_cell = v; return *this; }
+};
+
+// sRGB [3,H,W] (or [N,3,H,W]) in [0,1] → CIELAB (D65), same layout, L in [0,100].
+torch::Tensor rgb_to_lab(const torch::Tensor& rgb);
+
+// image: float [C,H,W] in [0,1] (C = 1 or 3; gray is treated as RGB), any device.
+// Returns int64 [H,W] labels 0..K-1 on the image's device.
+torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& options = {});
+torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options = {});
+torch::Tensor grid_segments(int64_t height, int64_t width, int64_t cell, torch::Device device = torch::kCPU);
+// Dispatches on options.method; errors name the method and list the valid ones.
+torch::Tensor segment(const torch::Tensor& image, const SegmentOptions& options = {});
+
+// Relabels so every label is one 4-connected region, labels 0..K-1 in raster order
+// of each region's first pixel.
+torch::Tensor connected_segments(const torch::Tensor& labels);
+// Splits every segment that crosses the boundary of `mask` (bool/0-1 [H,W], same size
+// as labels) so no segment holds pixels of both sides; relabels 0..K-1, connected.
+torch::Tensor respect_mask(const torch::Tensor& labels, const torch::Tensor& mask);
+
+}  // namespace loupe

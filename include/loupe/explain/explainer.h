@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct Attribution {
   torch::Tensor maps;     // float [N,H,W] on the CPU; in [0,1] unless signed
   torch::Tensor weights;  // per-feature weights, e.g. CAM channel weights [N,K]; may be undefined
   torch::Tensor scores;   // the target value per sample [N]
+  // Method-specific results by name, e.g. LIME's "intercept", "r2", "local_prediction"
+  // and "segments"; documented in each method's header.
+  std::map<std::string, torch::Tensor> extras;
+  int64_t model_evaluations = 0;  // images passed through the model (for benchmarks)
 };
 
 class Explainer {

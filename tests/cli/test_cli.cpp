@@ -86,8 +86,8 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto dir = fresh_dir("chain");
   const auto ckpt = (dir / "lazy.pt").string();
-  auto r = run({"train", "--data", "coloured-fashion-mnist", "--model", "small_cnn", "--train-images", "1500",
-                "--epochs", "1", "--batch", "64", "--device", "cpu", "--out", ckpt});
+  auto r = run({"train", "--data", "coloured-fashion-mnist", "--model", "small_cnn", "--train-images", "3000",
+                "--epochs", "2", "--batch", "32", "--device", "cpu", "--out", ckpt});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::exists(ckpt));
   EXPECT_NE(r.out.find("validation accuracy"), std::string::npos);

@@ -132,7 +132,7 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   EXPECT_NE(r.err.find("cut.png"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "cams4"));
 
-  r = run({"study", "bias", "--train-images", "2000", "--epochs", "1", "--probe-images", "4", "--device", "cpu",
+  r = run({"study", "bias", "--train-images", "2000", "--control-train-images", "2000", "--epochs", "1", "--probe-images", "4", "--device", "cpu",
            "--out", (dir / "bias").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto m = nlohmann::json::parse(read_file(dir / "bias" / "metrics.json"));

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "loupe/core/error.h"
@@ -32,6 +33,13 @@ torch::Device resolve_device(const std::string& spec) {
 void init_threads() {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(cores));
+  // Subnormal floats are ~10x slower on x86, and training a small CNN on coloured
+  // images makes some (measured: 10% faster training on ColouredFashionMNIST).
+  // Flush them to zero on every intra-op thread: the flag is per thread, and ATen's
+  // parallel_for hands one chunk to each thread when the range equals the pool size.
+  const int64_t threads = torch::get_num_threads();
+  at::parallel_for(0, threads, 1, [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
+  at::globalContext().setFlushDenormal(true);
   // OpenBLAS (Debian's BLAS behind LibTorch) keeps its own thread pool, which
   // oversubscribes the cores under LibTorch's threads: one BLAS thread made a
   // FashionMNIST epoch 19% faster on 2 cores. Looked up at run time so loupe

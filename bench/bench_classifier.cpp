@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     loupe::GradCam cam{loupe::ExplainOptions().set_batch_size(c.batch)};
     const double gradcam = seconds_per_call([&] { cam.explain(*model, x, loupe::top1_logit()); }, device, repeats);
     std::cout << std::left << std::setw(16) << c.arch << std::setw(7) << c.size << std::setw(7) << c.batch
-              << std::setw(16) << std::fixed << std::setprecision(0) << c.batch / step << std::setw(16)
+              << std::setw(16) << std::fixed << std::setprecision(1) << c.batch / step << std::setw(16)
               << std::setprecision(2) << 1e3 * fwd_bwd << std::setw(16) << 1e3 * gradcam << std::setprecision(3)
               << gradcam / fwd_bwd << "\n";
   }

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "explain/eval_mode.h"
 #include "loupe/core/error.h"
 
 namespace loupe {
@@ -39,8 +40,7 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
   check_tap_name(model.arch(), tap, model.tap_names());
   LOUPE_CHECK(options_.batch_size > 0, "batch size ", options_.batch_size, ": expected a positive number");
   const auto device = model_device(model);
-  const bool was_training = model.is_training();
-  model.eval();
+  EvalModeGuard eval(model);
 
   std::vector<torch::Tensor> maps, weights, scores;
   for (int64_t begin = 0; begin < images.size(0); begin += options_.batch_size) {
@@ -60,9 +60,7 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
       LOUPE_CHECK(activations.defined(), "tap ", tap, " of ", model.arch(), ": the forward pass never reached it");
       LOUPE_CHECK(activations.dim() == 4, "tap ", tap, " of ", model.arch(),
                   ": CAM methods need a spatial feature map [N,C,h,w], got ", activations.sizes());
-      score = target(outputs, x);
-      LOUPE_CHECK(score.dim() == 1 && score.size(0) == x.size(0), "target: expected one value per image ([",
-                  x.size(0), "]), got ", score.sizes());
+      score = evaluate_target(target, outputs, x);
       if (uses_gradients()) grads = torch::autograd::grad({score.sum()}, {activations})[0];
     }
     torch::NoGradGuard no_grad;
@@ -76,7 +74,6 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
     weights.push_back(w.cpu());
     scores.push_back(score.detach().cpu());
   }
-  if (was_training) model.train();
   Attribution result;
   result.maps = torch::cat(maps);
   result.weights = torch::cat(weights);

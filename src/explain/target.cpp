@@ -46,6 +46,32 @@ Target top1_logit() {
   };
 }
 
+Target output_unit(int64_t unit) {
+  return [unit](const torch::Tensor& outputs, const torch::Tensor&) {
+    LOUPE_CHECK(outputs.dim() == 2, "target output unit: expected model outputs [N,K], got ", outputs.sizes());
+    LOUPE_CHECK(unit >= 0 && unit < outputs.size(1), "target output unit ", unit, ": expected a unit in [0,",
+                outputs.size(1), ")");
+    return outputs.select(1, unit);
+  };
+}
+
+Target reconstruction_error() {
+  return [](const torch::Tensor& outputs, const torch::Tensor& inputs) {
+    LOUPE_CHECK(outputs.sizes() == inputs.sizes(),
+                "target reconstruction error: expected outputs shaped like the inputs ", inputs.sizes(), ", got ",
+                outputs.sizes());
+    return (outputs - inputs).pow(2).flatten(1).mean(1);
+  };
+}
+
+torch::Tensor evaluate_target(const Target& target, const torch::Tensor& outputs, const torch::Tensor& inputs) {
+  auto score = target(outputs, inputs);
+  LOUPE_CHECK(score.defined() && score.dim() == 1 && score.size(0) == inputs.size(0),
+              "target: expected one value per image ([", inputs.size(0), "]), got ",
+              score.defined() ? score.sizes() : torch::IntArrayRef{});
+  return score;
+}
+
 Target parse_target(const std::string& text, int64_t num_classes) {
   if (text == "top1") return top1_logit();
   size_t used = 0;

@@ -1,31 +1,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "explain/toy_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/explain/gradcam.h"
 
 namespace loupe {
-namespace {
-
-// features = conv(x) [N,K,h,w] → GAP → linear: the setting where Grad-CAM equals CAM
-// (Zhou et al. 2016), since dY_c/dA_kij = W_ck / (h w).
-class GapLinearNet : public TappedModel {
- public:
-  GapLinearNet(int64_t channels, int64_t classes) {
-    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, channels, 3).padding(1).stride(2)));
-    fc = register_module("fc", torch::nn::Linear(channels, classes));
-    add_stage("features", [this](const torch::Tensor& x) { return conv(x); });
-    add_stage("pool", [](const torch::Tensor& x) { return x.mean({2, 3}); });
-    add_stage("fc", [this](const torch::Tensor& x) { return fc(x); });
-  }
-  std::string default_cam_tap() const override { return "features"; }
-  std::string arch() const override { return "gap_linear"; }
-  torch::nn::Conv2d conv{nullptr};
-  torch::nn::Linear fc{nullptr};
-};
-
-}  // namespace
+using testing::GapLinearNet;
 
 TEST(GradCam, EqualsCamOnGapLinearNet) {
   torch::manual_seed(0);

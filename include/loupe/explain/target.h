@@ -2,10 +2,10 @@
 // (pytorch-grad-cam's model_targets). A Target maps (model outputs, inputs) to [N].
 #pragma once
 
+#include <torch/types.h>
+
 #include <functional>
 #include <string>
-
-#include <torch/types.h>
 
 namespace loupe {
 
@@ -19,6 +19,15 @@ Target class_logits(const torch::Tensor& classes);
 Target class_probability(int64_t cls);
 // The logit of each sample's predicted (arg-max) class.
 Target top1_logit();
+// Column i of the model output [N,K], e.g. a VAE encoder's latent mean μ_i.
+Target output_unit(int64_t unit);
+// Per-sample mean squared error between outputs and inputs (same shape), for
+// autoencoders whose output is an image: mean over all but the batch dimension.
+Target reconstruction_error();
+
+// Evaluates the target and checks it gives one value per image ([N]); a loupe::Error
+// naming the target otherwise.
+torch::Tensor evaluate_target(const Target& target, const torch::Tensor& outputs, const torch::Tensor& inputs);
 
 // Parses a CLI target: "top1" or a class index in [0, num_classes); an index out of
 // range or any other text is a loupe::Error naming the value.

@@ -1,0 +1,12 @@
+#include "loupe/explain/saliency.h"
+
+#include <torch/torch.h>
+
+namespace loupe {
+
+PixelExplainer::Batch Saliency::attribute(TappedModel& model, const torch::Tensor& x, int64_t, const Target& target) {
+  auto gradient = input_gradient(model, x, target);
+  return {gradient.grads, gradient.scores, x.size(0), {}};
+}
+
+}  // namespace loupe

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         [&] {
           auto xr = x.detach().requires_grad_(false);
           model->zero_grad();
-          model->forward(xr).max(1).values.sum().backward();
+          std::get<0>(model->forward(xr).max(1)).sum().backward();
         },
         device, repeats);
     loupe::GradCam cam{loupe::ExplainOptions().set_batch_size(c.batch)};

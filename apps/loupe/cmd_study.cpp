@@ -46,7 +46,10 @@ Runner add_study_command(CLI::App& app) {
   bias->add_option("--lr", f->o.lr, "learning rate (preset default)");
   bias->add_option("--epochs", f->o.epochs, "epochs (preset default)");
   bias->add_option("--batch", f->o.batch_size, "batch size (preset default)");
-  bias->add_option("--train-images", f->o.train_images, "train on the first N of the 48k training images");
+  bias->add_option("--train-images", f->o.train_images,
+                   "lazy model: train on the first N of the 48k training images (0 = all; quick preset 12000)");
+  bias->add_option("--control-train-images", f->o.control_train_images,
+                   "control model: train on the first N grayscale training images (0 = all, the default)");
   bias->add_option("--probe-images", f->o.probe_images_per_class, "recolouring probe: images per class")
       ->capture_default_str();
   add_common_flags(bias, f->common, "report folder");

@@ -100,7 +100,7 @@ Runner add_train_command(CLI::App& app) {
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.val_accuracy << " after " << last.epoch << " epoch(s); "
-              << static_cast<int64_t>(result.images_seen / std::max(1e-9, result.seconds)) << " images/s\n"
+              << static_cast<int64_t>(result.images_seen / std::max(1e-9, result.train_seconds)) << " images/s\n"
               << "checkpoint: " << f->common.out << "\n";
   };
 }

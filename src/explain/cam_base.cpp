@@ -77,7 +77,12 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
     scores.push_back(score.detach().cpu());
   }
   if (was_training) model.train();
-  return {torch::cat(maps), torch::cat(weights), torch::cat(scores)};
+  Attribution result;
+  result.maps = torch::cat(maps);
+  result.weights = torch::cat(weights);
+  result.scores = torch::cat(scores);
+  result.model_evaluations = images.size(0);
+  return result;
 }
 
 }  // namespace loupe

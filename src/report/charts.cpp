@@ -94,6 +94,9 @@ json line_chart(const std::string& x_title, const std::string& y_title,
   for (const auto& s : series) columns.push_back(s.first);
 
   const bool integer_x = std::all_of(xs.begin(), xs.end(), [](double v) { return v == std::floor(v); });
+  // Dots mark each value while they can be told apart; long series (steps) are plain lines.
+  json mark = {{"type", "line"}, {"strokeWidth", 2}, {"tooltip", true}};
+  if (xs.size() <= 40) mark["point"] = {{"size", 36}};
   json x_axis = {{"grid", false}};
   // Integer x (epochs, steps) gets integer ticks, never "1.5".
   if (integer_x) x_axis["format"] = "d";
@@ -102,7 +105,7 @@ json line_chart(const std::string& x_title, const std::string& y_title,
           {"width", "container"},
           {"height", 260},
           {"data", {{"values", values}}},
-          {"mark", {{"type", "line"}, {"point", {{"size", 36}}}, {"strokeWidth", 2}, {"tooltip", true}}},
+          {"mark", mark},
           {"encoding",
            {{"x",
              {{"field", "x"},

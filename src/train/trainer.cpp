@@ -131,12 +131,15 @@ TrainResult train_classifier(TappedModel& model, const ModelSpec& spec, const Da
       optimizer->step();
 
       const int64_t b = x.size(0);
+      const int64_t batch_correct = logits.argmax(1).eq(y).sum().item<int64_t>();
       loss_sum += loss_value * static_cast<double>(b);
-      correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+      correct += batch_correct;
       seen += b;
+      result.steps.push_back({epoch, loss_value, static_cast<double>(batch_correct) / static_cast<double>(b)});
       bar.advance(b, train_postfix(loss_sum / seen, static_cast<double>(correct) / seen));
     }
     bar.finish();
+    result.train_seconds += seconds_since(epoch_start);
 
     EpochRecord record;
     record.epoch = epoch;

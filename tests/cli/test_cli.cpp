@@ -86,8 +86,8 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto dir = fresh_dir("chain");
   const auto ckpt = (dir / "lazy.pt").string();
-  auto r = run({"train", "--data", "coloured-fashion-mnist", "--model", "small_cnn", "--train-images", "1500",
-                "--epochs", "1", "--batch", "64", "--device", "cpu", "--out", ckpt});
+  auto r = run({"train", "--data", "coloured-fashion-mnist", "--model", "small_cnn", "--train-images", "3000",
+                "--epochs", "2", "--batch", "32", "--device", "cpu", "--out", ckpt});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::exists(ckpt));
   EXPECT_NE(r.out.find("validation accuracy"), std::string::npos);
@@ -132,7 +132,7 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   EXPECT_NE(r.err.find("cut.png"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "cams4"));
 
-  r = run({"study", "bias", "--train-images", "2000", "--epochs", "1", "--probe-images", "4", "--device", "cpu",
+  r = run({"study", "bias", "--train-images", "2000", "--control-train-images", "2000", "--epochs", "1", "--probe-images", "4", "--device", "cpu",
            "--out", (dir / "bias").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto m = nlohmann::json::parse(read_file(dir / "bias" / "metrics.json"));

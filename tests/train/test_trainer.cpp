@@ -166,6 +166,15 @@ TEST(Trainer, MaxStepsPerEpochLimitsBatches) {
   const auto data = bright_vs_dark(64, 5);
   const auto run = train_once(data, TrainOptions().set_epochs(2).set_batch_size(8).set_seed(1), 0);
   EXPECT_EQ(run.result.images_seen, 2 * 64);
+  // One record per step; batch losses average (all batches equal-sized) to the epoch's loss.
+  ASSERT_EQ(run.result.steps.size(), 2u * 8u);
+  for (int64_t e = 1; e <= 2; ++e) {
+    double sum = 0, acc = 0;
+    for (const auto& s : run.result.steps)
+      if (s.epoch == e) sum += s.loss, acc += s.accuracy;
+    EXPECT_NEAR(sum / 8, run.result.history[e - 1].train_loss, 1e-9);
+    EXPECT_NEAR(acc / 8, run.result.history[e - 1].train_accuracy, 1e-9);
+  }
   EXPECT_EQ(
       train_once(data, TrainOptions().set_epochs(2).set_batch_size(8).set_max_steps_per_epoch(3)).result.images_seen,
       2 * 3 * 8);

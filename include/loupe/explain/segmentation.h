@@ -2,8 +2,18 @@
 // they run on the model's device: quickshift (Vedaldi & Soatto 2008, with LIME's image
 // defaults: kernel 4, max distance 200, ratio 0.2, on CIELAB), SLIC (Achanta et al.
 // 2012, as scikit-image: n_segments, compactness, on CIELAB), and regular grid cells.
-// Every segmentation is int64 [H,W] with labels 0..K-1, each label used and (for
-// quickshift/SLIC after clean-up) spatially 4-connected.
+// Every segmentation is int64 [H,W] with labels 0..K-1, each label used, numbered in
+// raster order of each segment's first pixel, and (for quickshift/SLIC after clean-up)
+// spatially 4-connected.
+// Choices where definitions differ (details in src/explain/{quickshift,slic}.cpp):
+// - quickshift follows skimage's _quickshift_cython (window radius ceil(3σ), colour
+//   scaled by ratio, parent = nearest higher-density pixel in the window, links longer
+//   than max_dist cut) but breaks density ties by pixel index instead of random jitter,
+//   and splits trees that are not 4-connected (skimage leaves them as one label);
+// - SLIC follows skimage's slic() (regular_grid centres, zero initial colour, spatial
+//   weight 1/step², ±2·step search box, min_size_factor 0.5) but scores for each pixel
+//   only the centres of the 5×5 grid slots around its own, merges each small region into
+//   the neighbouring segment that comes first in raster order, and has no max_size cap.
 #pragma once
 
 #include <cstdint>

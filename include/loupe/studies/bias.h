@@ -23,7 +23,8 @@ struct BiasStudyOptions {
   std::optional<double> lr;
   std::optional<int64_t> epochs;
   std::optional<int64_t> batch_size;
-  std::optional<int64_t> train_images;  // use only this many training images (0 = all 48k)
+  std::optional<int64_t> train_images;          // lazy model: first N training images (0 = all 48k)
+  std::optional<int64_t> control_train_images;  // control model: first N grayscale training images (0 = all)
   int64_t probe_images_per_class = 50;  // recolouring probe: gray test images per class
 };
 
@@ -31,7 +32,7 @@ struct BiasStudyOptions {
 struct BiasStudySettings {
   std::string arch, optimizer;
   double lr = 0;
-  int64_t epochs = 0, batch_size = 0, train_images = 0;
+  int64_t epochs = 0, batch_size = 0, train_images = 0, control_train_images = 0;
 };
 BiasStudySettings resolve(const BiasStudyOptions& options);
 

@@ -50,10 +50,19 @@ struct TrainOptions {
   // clang-format on
 };
 
+// One optimiser step: the loss and accuracy of its batch (before the update).
+struct StepRecord {
+  int64_t epoch = 0;  // 1-based
+  double loss = 0;
+  double accuracy = 0;
+};
+
 struct TrainResult {
   std::vector<EpochRecord> history;
+  std::vector<StepRecord> steps;  // every step of this call (a resumed run starts empty)
   int64_t images_seen = 0;
-  double seconds = 0;
+  double seconds = 0;        // the whole call, validation included
+  double train_seconds = 0;  // optimiser steps only (for throughput)
 };
 
 // Trains `model` (built from `spec`) on `train`, evaluating on `val` (may be null)

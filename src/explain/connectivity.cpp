@@ -1,0 +1,115 @@
+// Connected components as tensor ops so they run on the GPU: every same-label edge
+// hooks the larger of its two roots onto the smaller (scatter amin), then pointer
+// jumping flattens the forest; repeated until no edge joins two trees.
+#include <torch/torch.h>
+
+#include "explain/segmentation_detail.h"
+#include "loupe/core/error.h"
+#include "loupe/explain/segmentation.h"
+
+namespace loupe {
+namespace {
+
+// Follows parent pointers until every pixel points at its root.
+torch::Tensor flatten_forest(torch::Tensor parent) {
+  while (true) {
+    auto next = parent.index_select(0, parent);
+    if (torch::equal(next, parent)) return parent;
+    parent = std::move(next);
+  }
+}
+
+// Pixel pairs (4-neighbours) for which `same` holds: returns {from, to} index lists.
+std::pair<torch::Tensor, torch::Tensor> edges_where(const torch::Tensor& same_right, const torch::Tensor& same_down,
+                                                    int64_t height, int64_t width, torch::Device device) {
+  const auto index =
+      torch::arange(height * width, torch::TensorOptions().dtype(torch::kLong).device(device)).view({height, width});
+  const auto right = index.slice(1, 0, width - 1).masked_select(same_right);
+  const auto down = index.slice(0, 0, height - 1).masked_select(same_down);
+  return {torch::cat({right, down}), torch::cat({right + 1, down + width})};
+}
+
+torch::Tensor checked_labels(const torch::Tensor& labels, const char* who) {
+  LOUPE_CHECK(labels.defined(), who, ": expected labels [H,W], got an undefined tensor");
+  LOUPE_CHECK(labels.dim() == 2 && labels.numel() > 0, who, ": expected labels of shape [H,W], got ", labels.sizes());
+  LOUPE_CHECK(!labels.is_floating_point() && !labels.is_complex(), who, ": expected integer labels, got ",
+              labels.scalar_type());
+  return labels.to(torch::kLong);
+}
+
+}  // namespace
+
+namespace detail {
+
+torch::Tensor component_roots(const torch::Tensor& labels) {
+  const int64_t h = labels.size(0), w = labels.size(1);
+  const auto [from, to] = edges_where(labels.slice(1, 0, w - 1) == labels.slice(1, 1),
+                                      labels.slice(0, 0, h - 1) == labels.slice(0, 1), h, w, labels.device());
+  auto parent = torch::arange(h * w, labels.options().dtype(torch::kLong));
+  while (true) {
+    const auto a = parent.index_select(0, from), b = parent.index_select(0, to);
+    const auto split = a != b;
+    if (!split.any().item<bool>()) return parent;
+    // Roots only ever point to smaller indices, so the forest stays acyclic.
+    const auto lo = torch::minimum(a, b).masked_select(split), hi = torch::maximum(a, b).masked_select(split);
+    parent = flatten_forest(parent.scatter_reduce(0, hi, lo, "amin"));
+  }
+}
+
+torch::Tensor labels_from_roots(const torch::Tensor& roots, int64_t height, int64_t width) {
+  const auto is_root = roots == torch::arange(roots.numel(), roots.options());
+  const auto number = is_root.cumsum(0) - 1;  // roots are first pixels: raster order
+  return number.index_select(0, roots).view({height, width});
+}
+
+torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size) {
+  const int64_t h = labels.size(0), w = labels.size(1);
+  auto flat = labels.reshape(-1);
+  const int64_t k = flat.max().item<int64_t>() + 1;
+  if (k <= 1 || min_size <= 1) return labels;
+  // Labels follow raster order of first pixels, so every segment but 0 touches a smaller
+  // label (the pixel above or left of its first pixel): merging each small segment into
+  // its smallest neighbouring label, as scikit-image merges into an earlier-labelled
+  // neighbour, builds a forest; pointer jumping resolves chains of small segments.
+  const auto [from, to] = edges_where(labels.slice(1, 0, w - 1) != labels.slice(1, 1),
+                                      labels.slice(0, 0, h - 1) != labels.slice(0, 1), h, w, labels.device());
+  const auto a = flat.index_select(0, from), b = flat.index_select(0, to);
+  const auto self = torch::arange(k, flat.options());
+  const auto smallest_neighbour =
+      self.scatter_reduce(0, torch::cat({a, b}), torch::cat({b, a}), "amin", /*include_self=*/false);
+  auto small = torch::bincount(flat, {}, k) < min_size;
+  small.index_put_({0}, false);  // segment 0 has no earlier neighbour; handled below
+  auto target = flatten_forest(torch::where(small, smallest_neighbour, self));
+  auto merged = target.index_select(0, flat);
+  // Segment 0's group, if still small, joins its smallest neighbouring group.
+  const auto zero = merged == 0;
+  if (zero.sum().item<int64_t>() < min_size) {
+    const auto touching = torch::cat({merged.index_select(0, from).masked_select(zero.index_select(0, to)),
+                                      merged.index_select(0, to).masked_select(zero.index_select(0, from))});
+    const auto other = touching.masked_select(touching != 0);
+    if (other.numel() > 0) merged = torch::where(zero, other.min(), merged);
+  }
+  // Compact to 0..K-1; unions keep the earlier first pixel, so raster order holds.
+  const auto used = torch::bincount(merged, {}, k) > 0;
+  return (used.cumsum(0) - 1).index_select(0, merged).view({h, w});
+}
+
+}  // namespace detail
+
+torch::Tensor connected_segments(const torch::Tensor& labels) {
+  const auto l = checked_labels(labels, "connected_segments");
+  return detail::labels_from_roots(detail::component_roots(l), l.size(0), l.size(1));
+}
+
+torch::Tensor respect_mask(const torch::Tensor& labels, const torch::Tensor& mask) {
+  const auto l = checked_labels(labels, "respect_mask");
+  LOUPE_CHECK(mask.defined() && mask.sizes() == l.sizes(), "respect_mask: expected mask of the labels' size ",
+              l.sizes(), ", got ", mask.defined() ? mask.sizes() : torch::IntArrayRef{});
+  const auto m = mask.to(l.device());
+  LOUPE_CHECK(((m == 0) | (m == 1)).all().item<bool>(), "respect_mask: expected a binary mask (bool or 0/1), got ",
+              "values ", m.to(torch::kDouble).min().item<double>(), "..", m.to(torch::kDouble).max().item<double>());
+  // A region of (label, side) pairs never crosses the mask boundary and lies in one segment.
+  return connected_segments(l * 2 + m.to(torch::kLong));
+}
+
+}  // namespace loupe

@@ -1,0 +1,95 @@
+// Quickshift as scikit-image's _quickshift_cython, vectorised over the (2w+1)² window
+// offsets: the padded feature image is viewed as [3, 2w+1, 2w+1, H, W] (unfold, no
+// copy) and processed a few offset rows at a time, so every step is whole-image tensor
+// arithmetic; roots are found by pointer jumping.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "explain/segmentation_detail.h"
+#include "loupe/core/error.h"
+#include "loupe/explain/segmentation.h"
+
+namespace loupe {
+namespace {
+
+// Offset rows per chunk so one chunk's [3, rows, 2w+1, H, W] temporaries stay modest.
+int64_t rows_per_chunk(int64_t side, int64_t pixels, torch::Device device) {
+  const int64_t budget = device.is_cuda() ? (int64_t{1} << 27) : (int64_t{1} << 22);
+  return std::clamp<int64_t>(budget / (3 * side * pixels), 1, side);
+}
+
+}  // namespace
+
+torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& options) {
+  LOUPE_CHECK(options.kernel_size > 0 && std::isfinite(options.kernel_size),
+              "quickshift: expected kernel_size > 0, got ", options.kernel_size);
+  LOUPE_CHECK(options.max_dist >= 0, "quickshift: expected max_dist >= 0, got ", options.max_dist);
+  LOUPE_CHECK(options.ratio >= 0 && options.ratio <= 1, "quickshift: expected ratio in [0,1], got ", options.ratio);
+  LOUPE_CHECK(options.sigma >= 0, "quickshift: expected sigma >= 0, got ", options.sigma);
+  torch::NoGradGuard no_grad;
+  const auto rgb = detail::checked_rgb(image, "quickshift");
+  const int64_t h = rgb.size(1), w = rgb.size(2), n = h * w;
+  // Joint space (ratio·Lab, y, x); the density is a Gaussian of σ = kernel_size over the
+  // window of radius ceil(3σ), the pixel itself included.
+  const auto features = detail::gaussian_blur(rgb_to_lab(rgb), options.sigma) * options.ratio;
+  const auto radius = static_cast<int64_t>(std::ceil(3.0 * options.kernel_size));
+  const int64_t side = 2 * radius + 1;
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto window = [&](const torch::Tensor& padded) {  // [..., H+2r, W+2r] → [..., side, side, H, W]
+    const int64_t d = padded.dim();
+    return padded.unfold(d - 2, h, 1).unfold(d - 1, w, 1);
+  };
+  // Out-of-image neighbours sit at infinite distance: they add exp(-inf) = 0 and never link.
+  const auto neighbours = window(torch::constant_pad_nd(features, {radius, radius, radius, radius}, inf));
+  const auto centre = features.view({3, 1, 1, h, w});
+  const auto offsets = torch::arange(-radius, radius + 1, features.options()).square();
+  const auto spatial = (offsets.view({-1, 1}) + offsets.view({1, -1})).view({side, side, 1, 1});
+  const int64_t chunk = rows_per_chunk(side, n, features.device());
+  const auto squared_distance = [&](int64_t row, int64_t rows) {  // [rows, side, H, W]
+    return (neighbours.narrow(1, row, rows) - centre).square().sum(0) + spatial.narrow(0, row, rows);
+  };
+
+  auto density = torch::zeros({h, w}, features.options());
+  for (int64_t row = 0; row < side; row += chunk) {
+    const int64_t rows = std::min(chunk, side - row);
+    density += squared_distance(row, rows)
+                   .mul_(-0.5 / (options.kernel_size * options.kernel_size))
+                   .exp_()
+                   .flatten(0, 1)
+                   .sum(0);
+  }
+
+  // Parent: the nearest pixel in the window with higher density. Ties in density are
+  // broken by pixel index (higher wins) instead of scikit-image's random jitter, so the
+  // result is deterministic on every device.
+  const auto index = torch::arange(n, features.options().dtype(torch::kLong)).view({h, w});
+  const auto pad = std::vector<int64_t>{radius, radius, radius, radius};
+  const auto density_near = window(torch::constant_pad_nd(density, pad, -inf));
+  const auto index_near = window(torch::constant_pad_nd(index, pad, -1));
+  auto best = torch::full({h, w}, inf, features.options());
+  auto best_offset = torch::zeros({h, w}, index.options());
+  for (int64_t row = 0; row < side; row += chunk) {
+    const int64_t rows = std::min(chunk, side - row);
+    const auto d_near = density_near.narrow(0, row, rows), i_near = index_near.narrow(0, row, rows);
+    const auto higher = (d_near > density) | ((d_near == density) & (i_near > index));
+    const auto d2 = squared_distance(row, rows).masked_fill_(higher.logical_not(), inf).view({rows * side, h, w});
+    const auto [value, arg] = d2.min(0);  // first minimum: offsets scanned in raster order
+    const auto better = value < best;     // strict: earlier offsets win ties, as in skimage
+    best = torch::where(better, value, best);
+    best_offset = torch::where(better, arg + row * side, best_offset);
+  }
+  const auto dy = best_offset.div(side, "floor") - radius, dx = best_offset.remainder(side) - radius;
+  auto parent = torch::where(best > options.max_dist * options.max_dist, index, index + dy * w + dx).view(-1);
+  while (true) {
+    auto next = parent.index_select(0, parent);
+    if (torch::equal(next, parent)) break;
+    parent = std::move(next);
+  }
+  // Trees may link across other trees' pixels; split them into 4-connected segments.
+  return connected_segments(parent.view({h, w}));
+}
+
+}  // namespace loupe

@@ -1,0 +1,32 @@
+// Pieces shared by the segmentation files (segmentation.cpp, quickshift.cpp, slic.cpp,
+// connectivity.cpp): input checks, scipy-style Gaussian smoothing, and the
+// connected-component machinery (edge hooking + pointer jumping, all tensor ops).
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace loupe::detail {
+
+// Checks image is a finite floating [C,H,W] with C in {1,3} and H,W >= 1; returns it as
+// float32 [3,H,W] (gray repeated). Errors name `who` and "image".
+torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who);
+
+// Separable Gaussian filter over the last two dims of [C,H,W], as scipy.ndimage's
+// gaussian_filter: truncate 4σ, 'reflect' (half-sample symmetric) borders.
+torch::Tensor gaussian_blur(const torch::Tensor& chw, double sigma);
+
+// For int64 [H,W] labels: int64 [H*W] holding, for each pixel, the smallest pixel index
+// of its 4-connected same-label region.
+torch::Tensor component_roots(const torch::Tensor& labels);
+
+// Labels 0..K-1 from component_roots' output, numbered in raster order of each
+// region's first pixel; returns int64 [H,W].
+torch::Tensor labels_from_roots(const torch::Tensor& roots, int64_t height, int64_t width);
+
+// Merges every segment smaller than min_size pixels into an adjacent one (see
+// slic.cpp for the rule); labels must be 0..K-1 connected, in raster order.
+torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size);
+
+}  // namespace loupe::detail

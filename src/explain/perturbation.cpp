@@ -8,6 +8,7 @@
 #include "loupe/core/compat.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/cam_base.h"
+#include "loupe/explain/segmentation.h"
 
 namespace loupe {
 namespace {
@@ -168,12 +169,7 @@ torch::Tensor image_segments(const torch::Tensor& image, const PerturbationOptio
     check_label_map(labels, image.size(1), image.size(2), "segments");
     return labels.to(image.device());
   }
-  // Until segmentation lands: square grid cells of segmentation.grid_cell pixels.
-  const int64_t cell = std::max<int64_t>(1, options.segmentation.grid_cell);
-  const int64_t h = image.size(1), w = image.size(2), cols = (w + cell - 1) / cell;
-  const auto opts = torch::TensorOptions().dtype(torch::kLong).device(image.device());
-  const auto rows = torch::arange(h, opts).div(cell, "floor").view({h, 1});
-  return rows * cols + torch::arange(w, opts).div(cell, "floor").view({1, w});
+  return segment(image, options.segmentation);
 }
 
 torch::Tensor gaussian_blur(const torch::Tensor& image, int64_t kernel_size) {

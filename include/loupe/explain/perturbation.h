@@ -1,0 +1,113 @@
+// The perturbation engine every perturbation method is a thin solver on (Captum's
+// feature-ablation idea): features (a label map of superpixels / grid cells, pixel
+// masks, or a tap's channels), maskers that fill hidden pixels, and an evaluator that
+// composes x' = fill + m·(x − fill) on the model's device and scores the target in
+// batches of PerturbationOptions::batch_size (CUDA: optional bf16/fp16 autocast).
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loupe/explain/explainer.h"
+
+namespace loupe {
+
+// Masks [B,H,W] (1 = keep the image, 0 = the fill, soft values blend) for masks
+// begin..end-1, on the engine's device.
+using MaskBatch = std::function<torch::Tensor(int64_t begin, int64_t end)>;
+// Called after each batch with its masks and scores [B,T], e.g. to accumulate maps.
+using BatchSink = std::function<void(int64_t begin, const torch::Tensor& masks, const torch::Tensor& scores)>;
+
+class PerturbationEngine {
+ public:
+  // Puts the model in eval mode for the engine's lifetime.
+  PerturbationEngine(TappedModel& model, PerturbationOptions options);
+  ~PerturbationEngine();
+  PerturbationEngine(const PerturbationEngine&) = delete;
+  PerturbationEngine& operator=(const PerturbationEngine&) = delete;
+
+  torch::Device device() const { return device_; }
+  const PerturbationOptions& options() const { return options_; }
+  TappedModel& model() { return model_; }
+  // Images passed through the model so far (forward_from passes count too).
+  int64_t evaluations() const { return evaluations_; }
+
+  // Scores [count,T] (float, on the device) of the targets on fill + m·(image − fill)
+  // for the `count` pixel masks that `masks` yields; image and fill [C,H,W].
+  torch::Tensor evaluate(const torch::Tensor& image, const torch::Tensor& fill, int64_t count, const MaskBatch& masks,
+                         const std::vector<Target>& targets, const BatchSink& sink = {});
+  // Same with feature masks [M,K] (1 = keep feature k) over an int64 label map [H,W]:
+  // pixel masks are a gather of the mask rows by label.
+  torch::Tensor evaluate_features(const torch::Tensor& image, const torch::Tensor& fill,
+                                  const torch::Tensor& feature_masks, const torch::Tensor& labels,
+                                  const std::vector<Target>& targets);
+  // The tap's activations [K,h,w] of one image [C,H,W] and the targets' scores [T].
+  std::pair<torch::Tensor, torch::Tensor> activations(const std::string& tap, const torch::Tensor& image,
+                                                      const std::vector<Target>& targets);
+  // Scores [count,T] of the model run from `tap` on activation [K,h,w] scaled channel-
+  // wise by keep [B,K] from `keep`: the layers below the tap are not rerun.
+  torch::Tensor evaluate_channels(const std::string& tap, const torch::Tensor& activation, int64_t count,
+                                  const MaskBatch& keep, const std::vector<Target>& targets);
+
+ private:
+  torch::Tensor score(const std::function<torch::Tensor()>& forward, const torch::Tensor& inputs,
+                      const std::vector<Target>& targets);
+  TappedModel& model_;
+  PerturbationOptions options_;
+  torch::Device device_;
+  bool was_training_;
+  int64_t evaluations_ = 0;
+};
+
+// Number of features of an int64 label map [H,W] for an image of size H×W (labels in
+// [0,K), K = max + 1); errors name `what`.
+int64_t check_label_map(const torch::Tensor& labels, int64_t height, int64_t width, const std::string& what);
+// The superpixels of image `index` [C,H,W]: options.segments if set, else segment().
+torch::Tensor image_segments(const torch::Tensor& image, const PerturbationOptions& options, int64_t index);
+// Gaussian blur of [C,H,W] with a k×k kernel (replicated borders).
+torch::Tensor gaussian_blur(const torch::Tensor& image, int64_t kernel_size);
+// Each pixel replaced by its segment's mean colour.
+torch::Tensor segment_mean(const torch::Tensor& image, const torch::Tensor& labels);
+// The fill image [C,H,W] of image `index` for the chosen masker (kAuto → fallback).
+torch::Tensor masker_fill(const torch::Tensor& image, const PerturbationOptions& options, Masker fallback,
+                          int64_t index, const torch::Tensor& labels = {});
+
+// One image's explanation as a solver returns it (map [H,W] at input size, raw).
+struct ImageExplanation {
+  torch::Tensor map;
+  torch::Tensor weights;  // per-feature values [K] or undefined
+  torch::Tensor score;    // the target on the unperturbed image (scalar)
+  std::map<std::string, torch::Tensor> extras;
+};
+using ImageSolver =
+    std::function<ImageExplanation(PerturbationEngine& engine, const torch::Tensor& image, int64_t index)>;
+// Runs `solve` per image on one engine and stacks the results (weights and extras of
+// differing sizes are zero-padded); maps get ReLU unless signed, then scale_maps when
+// options.normalize.
+Attribution explain_images(TappedModel& model, const torch::Tensor& images, const ExplainOptions& options,
+                           const ImageSolver& solve);
+
+// The CAM family on the engine (ScoreCAM, AblationCAM): per image, the tap's
+// activations A [K,h,w]; the method weighs channels through the engine; then as
+// cam_base: map = ReLU(Σ_k w_k A_k) (no ReLU when signed), upsampled, scaled.
+class PerturbationCam : public Explainer {
+ public:
+  explicit PerturbationCam(ExplainOptions options) : options_(std::move(options)) {}
+  Attribution explain(TappedModel& model, const torch::Tensor& images, const Target& target) override;
+
+ protected:
+  // Channel weights [K] of one image [C,H,W] from its activations [K,h,w] and score.
+  virtual torch::Tensor channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor& image,
+                                        const torch::Tensor& activations, const torch::Tensor& score,
+                                        const Target& target) = 0;
+  const ExplainOptions& options() const { return options_; }
+
+ private:
+  ExplainOptions options_;
+};
+
+}  // namespace loupe

@@ -3,34 +3,20 @@
 //   training throughput (images/s) per architecture, and
 //   Grad-CAM time ÷ time of one plain forward+backward pass of the same batch.
 // Usage: loupe_bench_classifier [--device auto|cpu|cuda] [--repeats N]
-#include <chrono>
 #include <cstring>
 #include <iomanip>
 #include <iostream>
 
 #include <torch/torch.h>
 
+#include "bench_timing.h"
 #include "loupe/core/device.h"
 #include "loupe/explain/gradcam.h"
 #include "loupe/models/zoo.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-void sync(torch::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-template <class F>
-double seconds_per_call(F&& f, torch::Device device, int repeats) {
-  f();  // warm-up
-  sync(device);
-  const auto start = Clock::now();
-  for (int i = 0; i < repeats; ++i) f();
-  sync(device);
-  return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
-}
+using loupe::bench::seconds_per_call;
 
 struct Case {
   std::string arch;

@@ -67,27 +67,32 @@ torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size
   auto flat = labels.reshape(-1);
   const int64_t k = flat.max().item<int64_t>() + 1;
   if (k <= 1 || min_size <= 1) return labels;
-  // Labels follow raster order of first pixels, so every segment but 0 touches a smaller
-  // label (the pixel above or left of its first pixel): merging each small segment into
-  // its smallest neighbouring label, as scikit-image merges into an earlier-labelled
-  // neighbour, builds a forest; pointer jumping resolves chains of small segments.
+  // Labels follow raster order of first pixels, so every segment but 0 touches an earlier
+  // (smaller) label: the pixel above or left of its first pixel. Each small segment joins
+  // the earlier neighbour it shares the longest border with (ties: the earliest), as
+  // scikit-image joins an earlier-labelled neighbour; targets are earlier, so this is a
+  // forest and pointer jumping resolves chains of small segments.
   const auto [from, to] = edges_where(labels.slice(1, 0, w - 1) != labels.slice(1, 1),
                                       labels.slice(0, 0, h - 1) != labels.slice(0, 1), h, w, labels.device());
   const auto a = flat.index_select(0, from), b = flat.index_select(0, to);
   const auto self = torch::arange(k, flat.options());
-  const auto smallest_neighbour =
-      self.scatter_reduce(0, torch::cat({a, b}), torch::cat({b, a}), "amin", /*include_self=*/false);
+  const auto pairs = std::get<0>((torch::maximum(a, b) * k + torch::minimum(a, b)).sort());
+  const auto [pair, inverse, border] = torch::unique_consecutive(pairs, false, true);
+  // Score = border·k + (k-1-neighbour): the maximum is the longest border, then earliest.
+  const auto neighbour = pair.remainder(k);
+  const auto best = self.scatter_reduce(0, pair.div(k, "floor"), border * k + (k - 1 - neighbour), "amax",
+                                        /*include_self=*/false);
   auto small = torch::bincount(flat, {}, k) < min_size;
   small.index_put_({0}, false);  // segment 0 has no earlier neighbour; handled below
-  auto target = flatten_forest(torch::where(small, smallest_neighbour, self));
+  const auto target = flatten_forest(torch::where(small, k - 1 - best.remainder(k), self));
   auto merged = target.index_select(0, flat);
-  // Segment 0's group, if still small, joins its smallest neighbouring group.
+  // Segment 0's group, if still small, joins the neighbouring group it borders most.
   const auto zero = merged == 0;
   if (zero.sum().item<int64_t>() < min_size) {
     const auto touching = torch::cat({merged.index_select(0, from).masked_select(zero.index_select(0, to)),
                                       merged.index_select(0, to).masked_select(zero.index_select(0, from))});
     const auto other = touching.masked_select(touching != 0);
-    if (other.numel() > 0) merged = torch::where(zero, other.min(), merged);
+    if (other.numel() > 0) merged = torch::where(zero, torch::bincount(other, {}, k).argmax(), merged);
   }
   // Compact to 0..K-1; unions keep the earlier first pixel, so raster order holds.
   const auto used = torch::bincount(merged, {}, k) > 0;

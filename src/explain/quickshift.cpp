@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "explain/segmentation_detail.h"
 #include "loupe/core/error.h"
@@ -49,35 +50,40 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   const auto spatial = (offsets.view({-1, 1}) + offsets.view({1, -1})).view({side, side, 1, 1});
   const int64_t chunk = rows_per_chunk(side, n, features.device());
   const auto squared_distance = [&](int64_t row, int64_t rows) {  // [rows, side, H, W]
-    return (neighbours.narrow(1, row, rows) - centre).square().sum(0) + spatial.narrow(0, row, rows);
+    auto d2 = spatial.narrow(0, row, rows).expand({rows, side, h, w}).clone();
+    for (int64_t c = 0; c < 3; ++c) {
+      const auto diff = neighbours[c].narrow(0, row, rows) - centre[c];
+      d2.addcmul_(diff, diff);
+    }
+    return d2;
   };
+  // The distances serve both passes: kept when they fit, else computed twice.
+  const bool keep = side * side * n <= (features.device().is_cuda() ? (int64_t{1} << 28) : (int64_t{1} << 25));
+  std::vector<torch::Tensor> kept;
 
   auto density = torch::zeros({h, w}, features.options());
   for (int64_t row = 0; row < side; row += chunk) {
     const int64_t rows = std::min(chunk, side - row);
-    density += squared_distance(row, rows)
-                   .mul_(-0.5 / (options.kernel_size * options.kernel_size))
-                   .exp_()
-                   .flatten(0, 1)
-                   .sum(0);
+    auto d2 = squared_distance(row, rows);
+    density += (d2 * (-0.5 / (options.kernel_size * options.kernel_size))).exp_().flatten(0, 1).sum(0);
+    if (keep) kept.push_back(std::move(d2));
   }
 
   // Parent: the nearest pixel in the window with higher density. Ties in density are
   // broken by pixel index (higher wins) instead of scikit-image's random jitter, so the
-  // result is deterministic on every device.
+  // result is deterministic on every device: pixels are ranked by (density, index).
   const auto index = torch::arange(n, features.options().dtype(torch::kLong)).view({h, w});
-  const auto pad = std::vector<int64_t>{radius, radius, radius, radius};
-  const auto density_near = window(torch::constant_pad_nd(density, pad, -inf));
-  const auto index_near = window(torch::constant_pad_nd(index, pad, -1));
+  const auto order = std::get<1>(density.reshape(-1).sort(c10::optional<bool>(true), 0));
+  const auto rank = torch::empty_like(index).view(-1).index_put_({order}, index.view(-1)).view({h, w});
+  const auto rank_near = window(torch::constant_pad_nd(rank, {radius, radius, radius, radius}, -1));
   auto best = torch::full({h, w}, inf, features.options());
   auto best_offset = torch::zeros({h, w}, index.options());
-  for (int64_t row = 0; row < side; row += chunk) {
+  for (int64_t row = 0, piece = 0; row < side; row += chunk, ++piece) {
     const int64_t rows = std::min(chunk, side - row);
-    const auto d_near = density_near.narrow(0, row, rows), i_near = index_near.narrow(0, row, rows);
-    const auto higher = (d_near > density) | ((d_near == density) & (i_near > index));
-    const auto d2 = squared_distance(row, rows).masked_fill_(higher.logical_not(), inf).view({rows * side, h, w});
-    const auto [value, arg] = d2.min(0);  // first minimum: offsets scanned in raster order
-    const auto better = value < best;     // strict: earlier offsets win ties, as in skimage
+    auto d2 = keep ? kept[piece] : squared_distance(row, rows);
+    d2.masked_fill_(rank_near.narrow(0, row, rows) <= rank, inf);
+    const auto [value, arg] = d2.view({rows * side, h, w}).min(0);  // first minimum: raster order of offsets
+    const auto better = value < best;                               // strict: earlier offsets win ties, as in skimage
     best = torch::where(better, value, best);
     best_offset = torch::where(better, arg + row * side, best_offset);
   }

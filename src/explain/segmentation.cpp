@@ -60,7 +60,8 @@ torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who) {
   LOUPE_CHECK(image.size(1) >= 1 && image.size(2) >= 1, who, ": expected a non-empty image, got shape ", image.sizes());
   LOUPE_CHECK(image.is_floating_point(), who, ": expected a floating image in [0,1], got ", image.scalar_type());
   check_finite(image, who + ": image");
-  auto rgb = image.detach().to(torch::kFloat);
+  // float64 images are kept in float64 (exact comparisons in tests); others use float32.
+  auto rgb = image.detach().to(image.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
   return rgb.size(0) == 1 ? rgb.expand({3, -1, -1}).contiguous() : rgb.contiguous();
 }
 

@@ -10,7 +10,7 @@
 namespace loupe::detail {
 
 // Checks image is a finite floating [C,H,W] with C in {1,3} and H,W >= 1; returns it as
-// float32 [3,H,W] (gray repeated). Errors name `who` and "image".
+// float32 (float64 if it was) [3,H,W], gray repeated. Errors name `who` and "image".
 torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who);
 
 // Separable Gaussian filter over the last two dims of [C,H,W], as scipy.ndimage's

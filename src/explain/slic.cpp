@@ -79,11 +79,11 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
 
   // Centres: (y, x) and colour; colour starts at 0 as in skimage, so the first
   // assignment is purely spatial.
-  auto centre_y = ys.to(torch::kFloat).repeat_interleave(nx);
-  auto centre_x = xs.to(torch::kFloat).repeat(ny);
+  auto centre_y = ys.to(lab.scalar_type()).repeat_interleave(nx);
+  auto centre_x = xs.to(lab.scalar_type()).repeat(ny);
   auto colour = torch::zeros({3, k}, fopts);
   auto alive = torch::ones({k}, fopts.dtype(torch::kBool));
-  const auto yf = y.to(torch::kFloat).view({1, h, 1}), xf = x.to(torch::kFloat).view({1, 1, w});
+  const auto yf = y.to(lab.scalar_type()).view({1, h, 1}), xf = x.to(lab.scalar_type()).view({1, 1, w});
   const double inf = std::numeric_limits<double>::infinity();
   // Per-pixel (1, y, x, L, a, b) in float64, summed per segment for the means.
   const auto pixel_features =
@@ -108,7 +108,7 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
     const auto sums = torch::zeros({k, 6}, pixel_features.options()).index_add_(0, assign, pixel_features);
     const auto count = sums.select(1, 0);
     alive = count > 0;  // an emptied centre is dropped, as skimage's NaN mean is
-    const auto mean = (sums.slice(1, 1) / count.clamp_min(1).unsqueeze(1)).to(torch::kFloat);
+    const auto mean = (sums.slice(1, 1) / count.clamp_min(1).unsqueeze(1)).to(lab.scalar_type());
     centre_y = mean.select(1, 0).contiguous();
     centre_x = mean.select(1, 1).contiguous();
     colour = mean.slice(1, 2).t().contiguous();

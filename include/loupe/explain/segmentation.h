@@ -59,8 +59,10 @@ struct SegmentOptions {
 // sRGB [3,H,W] (or [N,3,H,W]) in [0,1] → CIELAB (D65), same layout, L in [0,100].
 torch::Tensor rgb_to_lab(const torch::Tensor& rgb);
 
-// image: float [C,H,W] in [0,1] (C = 1 or 3; gray is treated as RGB), any device.
-// Returns int64 [H,W] labels 0..K-1 on the image's device.
+// image: float [C,H,W] in [0,1] (C = 1 or 3; gray is treated as RGB), any device;
+// computed in float32 (float64 for a float64 image). Returns int64 [H,W] labels 0..K-1
+// on the image's device. Non-3D images, other channel counts, NaN/inf and bad options
+// are a loupe::Error naming the input.
 torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& options = {});
 torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options = {});
 torch::Tensor grid_segments(int64_t height, int64_t width, int64_t cell, torch::Device device = torch::kCPU);

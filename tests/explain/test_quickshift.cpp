@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "explain/segmentation_checks.h"
+#include "loupe/core/error.h"
+#include "loupe/explain/segmentation.h"
+
+namespace loupe {
+namespace {
+
+// scikit-image's quickshift written as its loops (density, nearest higher-density
+// neighbour, max_dist cut, root following), with ties broken by pixel index as ours.
+torch::Tensor quickshift_loops(const torch::Tensor& image, const QuickshiftOptions& o) {
+  const auto f = (rgb_to_lab(image.to(torch::kDouble)) * o.ratio).contiguous();
+  const int64_t h = f.size(1), w = f.size(2), r = static_cast<int64_t>(std::ceil(3 * o.kernel_size));
+  auto a = f.accessor<double, 3>();
+  const auto dist2 = [&](int64_t y, int64_t x, int64_t v, int64_t u) {
+    double d = double((y - v) * (y - v) + (x - u) * (x - u));
+    for (int c = 0; c < 3; ++c) d += (a[c][y][x] - a[c][v][u]) * (a[c][y][x] - a[c][v][u]);
+    return d;
+  };
+  std::vector<double> density(h * w, 0.0);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      for (int64_t v = std::max<int64_t>(0, y - r); v < std::min(h, y + r + 1); ++v)
+        for (int64_t u = std::max<int64_t>(0, x - r); u < std::min(w, x + r + 1); ++u)
+          density[y * w + x] += std::exp(-0.5 * dist2(y, x, v, u) / (o.kernel_size * o.kernel_size));
+  std::vector<int64_t> parent(h * w);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t p = y * w + x;
+      double closest = std::numeric_limits<double>::infinity();
+      parent[p] = p;
+      for (int64_t v = std::max<int64_t>(0, y - r); v < std::min(h, y + r + 1); ++v)
+        for (int64_t u = std::max<int64_t>(0, x - r); u < std::min(w, x + r + 1); ++u) {
+          const int64_t q = v * w + u;
+          const bool higher = density[q] > density[p] || (density[q] == density[p] && q > p);
+          if (higher && dist2(y, x, v, u) < closest) {
+            closest = dist2(y, x, v, u);
+            parent[p] = q;
+          }
+        }
+      if (std::sqrt(closest) > o.max_dist) parent[p] = p;
+    }
+  for (auto& p : parent)
+    while (parent[p] != p) p = parent[p];
+  return connected_segments(torch::tensor(parent, torch::kLong).view({h, w}));
+}
+
+}  // namespace
+
+TEST(Quickshift, MatchesLoopReference) {
+  const auto image = testing::textured_image(18, 21, 5).to(torch::kDouble);  // float64: exact density ties
+  for (const auto& o : {QuickshiftOptions().set_kernel_size(1.5).set_max_dist(4).set_ratio(0.5),
+                        QuickshiftOptions().set_kernel_size(1).set_max_dist(200).set_ratio(0.2),
+                        QuickshiftOptions().set_kernel_size(2).set_max_dist(6).set_ratio(1)}) {
+    const auto labels = quickshift(image, o);
+    EXPECT_TRUE(torch::equal(labels, quickshift_loops(image, o))) << "kernel " << o.kernel_size;
+    testing::expect_dense_connected(labels);
+  }
+}
+
+TEST(Quickshift, SplitsTwoColourImageAtTheEdge) {
+  auto image = torch::zeros({3, 64, 64});
+  image[0].slice(1, 0, 32).fill_(1.0);    // red left half
+  image[2].slice(1, 32, 64).fill_(1.0);   // blue right half
+  const auto labels = quickshift(image);  // LIME's defaults
+  const auto left = labels.slice(1, 0, 32), right = labels.slice(1, 32, 64);
+  EXPECT_TRUE((left == left[0][0]).all().item<bool>());
+  EXPECT_TRUE((right == right[0][0]).all().item<bool>());
+  EXPECT_NE(left[0][0].item<int64_t>(), right[0][0].item<int64_t>());
+}
+
+TEST(Quickshift, CoversTexturedImageDeterministically) {
+  const auto image = testing::textured_image(48, 40, 1);
+  const auto labels = quickshift(image);
+  EXPECT_EQ(labels.sizes(), (std::vector<int64_t>{48, 40}));
+  const int64_t k = testing::expect_dense_connected(labels);
+  EXPECT_GT(k, 1);
+  EXPECT_TRUE(torch::equal(labels, quickshift(image)));
+  // A smaller kernel finds more modes.
+  EXPECT_GT(testing::expect_dense_connected(quickshift(image, QuickshiftOptions().set_kernel_size(2))), k);
+}
+
+TEST(Quickshift, RejectsBadOptions) {
+  const auto image = torch::rand({3, 8, 8});
+  EXPECT_THROW(quickshift(image, QuickshiftOptions().set_kernel_size(0)), Error);
+  EXPECT_THROW(quickshift(image, QuickshiftOptions().set_ratio(1.5)), Error);
+  EXPECT_THROW(quickshift(image, QuickshiftOptions().set_max_dist(-1)), Error);
+}
+
+}  // namespace loupe

@@ -1,0 +1,49 @@
+// Latent-space outlier scores: the Mahalanobis distance of encoder means to a Gaussian
+// fitted on the scored batch itself or on a reference set of normals, per-dimension
+// z-scores, the most deviant dimension and the counterfactual code that resets it to the
+// normal mean. Choices: the covariance is the maximum-likelihood one (divide by N);
+// shrinkage pulls it toward (tr S / L) I, with Ledoit & Wolf's (2004) optimal weight
+// (as sklearn.covariance.ledoit_wolf) or a given lambda.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace loupe {
+
+enum class Shrinkage { kNone, kLedoitWolf, kFixed };
+
+struct GaussianFitOptions {
+  Shrinkage shrinkage = Shrinkage::kNone;
+  double lambda = 0.1;  // the weight toward the scaled identity with Shrinkage::kFixed, in [0,1]
+  // clang-format off
+  GaussianFitOptions& set_shrinkage(Shrinkage v) { shrinkage = v; return *this; }
+  GaussianFitOptions& set_lambda(double v) { lambda = v; return *this; }
+  // clang-format on
+};
+
+struct GaussianFit {
+  torch::Tensor mean;        // double [L]
+  torch::Tensor covariance;  // double [L,L], after shrinkage
+  torch::Tensor precision;   // double [L,L], its inverse
+  double shrinkage = 0;      // the weight used
+};
+
+// Fits the normals [N,L] (N >= 2, finite). A singular covariance without shrinkage is a
+// loupe::Error that says so and suggests shrinkage.
+GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions& options = GaussianFitOptions());
+
+// sqrt((x - mean)^T precision (x - mean)) per row of x [M,L]: double [M].
+torch::Tensor mahalanobis_distance(const GaussianFit& fit, const torch::Tensor& x);
+// The distance of each row of x to a Gaussian fitted on x itself.
+torch::Tensor mahalanobis_to_batch(const torch::Tensor& x, const GaussianFitOptions& options = GaussianFitOptions());
+
+// (x - mean) / std per dimension against the fit's (shrunk) diagonal: double [M,L].
+torch::Tensor latent_z_scores(const GaussianFit& fit, const torch::Tensor& x);
+// argmax_l |z_l| per row of z-scores [M,L]: int64 [M].
+torch::Tensor most_deviant_dimension(const torch::Tensor& z_scores);
+// x [M,L] with x[i, dims[i]] replaced by the normal mean of that dimension (x's dtype).
+torch::Tensor counterfactual_latents(const GaussianFit& fit, const torch::Tensor& x, const torch::Tensor& dims);
+
+}  // namespace loupe

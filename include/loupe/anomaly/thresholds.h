@@ -1,0 +1,24 @@
+// Thresholds on outlier scores, chosen to avoid false positives. Convention: a sample
+// is flagged iff score > threshold. Largest gap: the midpoint of the widest gap between
+// consecutive sorted scores above a fraction assumed normal; percentile: numpy's linear
+// interpolation; target FPR: the smallest threshold that flags at most that fraction of
+// a reference set of normals.
+#pragma once
+
+#include <torch/types.h>
+
+namespace loupe {
+
+// scores [N] (finite, N >= 2). Gaps are searched between the sorted scores s_(i) and
+// s_(i+1) for i >= ceil(normal_fraction * N) - 1, so at least that fraction stays
+// unflagged; normal_fraction in (0,1).
+double largest_gap_threshold(const torch::Tensor& scores, double normal_fraction = 0.5);
+
+// The q-th percentile (q in [0,100]) of the scores, linearly interpolated.
+double percentile_threshold(const torch::Tensor& scores, double q);
+
+// reference_normal_scores [N]; target_fpr in [0,1): at most floor(target_fpr * N) of the
+// reference scores lie above the returned threshold, and it is the smallest such score.
+double fpr_threshold(const torch::Tensor& reference_normal_scores, double target_fpr);
+
+}  // namespace loupe

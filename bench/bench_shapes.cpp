@@ -3,12 +3,12 @@
 // Shapes3D samples (every shape × scales, orientations and hues) for eyeballing.
 // Usage: loupe_bench_shapes [--device auto|cpu|cuda] [--repeats N] [--supersample S]
 //                           [--preview PATH]
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cstring>
 #include <iomanip>
 #include <iostream>
-
-#include <torch/torch.h>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/device.h"
@@ -35,9 +35,9 @@ double seconds_per_call(F&& f, torch::Device device, int repeats) {
 void write_preview(const loupe::Shapes3D& data, const std::string& path) {
   std::vector<torch::Tensor> images;
   std::vector<std::string> labels, rows;
-  const std::vector<std::array<int64_t, 6>> columns = {
-      {0, 3, 7, 0, 0, 7}, {0, 3, 7, 7, 0, 7}, {0, 3, 7, 4, 0, 0},  {0, 3, 7, 4, 0, 14},
-      {5, 9, 1, 4, 0, 3}, {8, 1, 4, 4, 0, 10}, {2, 6, 0, 4, 0, 7}};
+  const std::vector<std::array<int64_t, 6>> columns = {{0, 3, 7, 0, 0, 7},  {0, 3, 7, 7, 0, 7}, {0, 3, 7, 4, 0, 0},
+                                                       {0, 3, 7, 4, 0, 14}, {5, 9, 1, 4, 0, 3}, {8, 1, 4, 4, 0, 10},
+                                                       {2, 6, 0, 4, 0, 7}};
   for (int64_t shape = 0; shape < 4; ++shape) {
     rows.push_back(data.value_names(4)[shape]);
     for (auto c : columns) {
@@ -58,10 +58,14 @@ int main(int argc, char** argv) {
   int repeats = 5;
   int64_t supersample = 2;
   for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--device")) device_name = argv[++i];
-    else if (!std::strcmp(argv[i], "--repeats")) repeats = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--supersample")) supersample = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--preview")) preview = argv[++i];
+    if (!std::strcmp(argv[i], "--device"))
+      device_name = argv[++i];
+    else if (!std::strcmp(argv[i], "--repeats"))
+      repeats = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--supersample"))
+      supersample = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--preview"))
+      preview = argv[++i];
   }
   loupe::init_threads();
   const auto device = loupe::resolve_device(device_name);

@@ -35,8 +35,8 @@ bool all_digits(const std::string& s) {
 }
 
 // A value name of the factor, else a decimal index (names never look like integers).
-int64_t parse_value(const std::string& value, int64_t factor, const std::string& factor_name,
-                    const FactorDataset& data, const std::string& text) {
+int64_t parse_value(const std::string& value, int64_t factor, const std::string& factor_name, const FactorDataset& data,
+                    const std::string& text) {
   const auto names = data.value_names(factor);
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == value) return static_cast<int64_t>(i);
@@ -106,7 +106,8 @@ CuratedSample curated_sample(const FactorDataset& data, const NormalcyCriterion&
               " outliers requested, but only ", outlier_pool.numel(), " samples violate '", criterion.text, "'");
   auto gen = make_generator(options.seed);
   auto indices = torch::cat({draw(normal_pool, options.normals, gen), draw(outlier_pool, options.outliers, gen)});
-  auto is_outlier = torch::cat({torch::zeros({options.normals}, torch::kBool), torch::ones({options.outliers}, torch::kBool)});
+  auto is_outlier =
+      torch::cat({torch::zeros({options.normals}, torch::kBool), torch::ones({options.outliers}, torch::kBool)});
   if (options.shuffle) {
     const auto order = torch::randperm(indices.size(0), gen, torch::kLong);
     indices = indices.index_select(0, order), is_outlier = is_outlier.index_select(0, order);

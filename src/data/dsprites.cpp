@@ -11,7 +11,7 @@ namespace {
 
 constexpr int64_t kSide = 64;
 constexpr double kPi = 3.14159265358979323846;
-constexpr double kHalfSize = 10.0;                  // sprite half-size in pixels at scale 1
+constexpr double kHalfSize = 10.0;                         // sprite half-size in pixels at scale 1
 constexpr double kFirstCentre = 10.0, kCentreSpan = 44.0;  // pos 0 → 10 px, pos 1 → 54 px
 
 // Inside tests in the sprite's frame (x right, y up, unit half-size).
@@ -89,7 +89,8 @@ torch::Tensor DSprites::render(const torch::Tensor& factor_vectors, torch::Devic
   const auto shape = f.select(1, 0).to(device);
   for (int64_t k = 0; k < 3; ++k) {
     const auto idx = (shape == k).nonzero().reshape({-1});
-    if (idx.numel() > 0) image.index_copy_(0, idx, inside(k, x.index_select(0, idx), y.index_select(0, idx)).to(torch::kFloat));
+    if (idx.numel() > 0)
+      image.index_copy_(0, idx, inside(k, x.index_select(0, idx), y.index_select(0, idx)).to(torch::kFloat));
   }
   return image.unsqueeze(1);
 }

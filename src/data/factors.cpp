@@ -50,8 +50,9 @@ void check_factors(const torch::Tensor& factors, const std::vector<int64_t>& siz
   if (factors.size(0) == 0) return;
   const auto lo = std::get<0>(factors.min(0)).cpu(), hi = std::get<0>(factors.max(0)).cpu();
   for (int64_t i = 0; i < f; ++i)
-    LOUPE_CHECK(lo[i].item<int64_t>() >= 0 && hi[i].item<int64_t>() < sizes[i], what, ": factor ", i, " has values in [",
-                lo[i].item<int64_t>(), ",", hi[i].item<int64_t>(), "], expected [0,", sizes[i], ")");
+    LOUPE_CHECK(lo[i].item<int64_t>() >= 0 && hi[i].item<int64_t>() < sizes[i], what, ": factor ", i,
+                " has values in [", lo[i].item<int64_t>(), ",", hi[i].item<int64_t>(), "], expected [0,", sizes[i],
+                ")");
 }
 
 std::vector<std::string> numeric_value_names(double lo, double hi, int64_t n, int decimals) {

@@ -83,7 +83,9 @@ Hit hit_cube(const Vec3& o, const Vec3& d) {
   const auto zero = torch::zeros_like(t);
   const auto on_x = (ax >= ay).logical_and(ax >= az), on_y = on_x.logical_not().logical_and(ay >= az);
   const auto on_z = on_x.logical_or(on_y).logical_not();
-  return {t, {torch::where(on_x, p.x.sign(), zero), torch::where(on_y, p.y.sign(), zero), torch::where(on_z, p.z.sign(), zero)}};
+  return {t,
+          {torch::where(on_x, p.x.sign(), zero), torch::where(on_y, p.y.sign(), zero),
+           torch::where(on_z, p.z.sign(), zero)}};
 }
 
 Hit hit_tube(const Vec3& o, const Vec3& d, double r, double h) {

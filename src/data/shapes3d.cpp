@@ -84,19 +84,25 @@ Scene make_scene(const torch::Tensor& factors, torch::Device device) {
     }
     size.push_back(static_cast<float>(kObjectSize * scales[acc[i][3]]));
   }
-  return {column_vec(eye, b, device),     column_vec(fwd, b, device),     column_vec(right, b, device),
-          column_vec(up, b, device),      column_vec(floor_c, b, device), column_vec(wall_c, b, device),
-          column_vec(object_c, b, device), torch::tensor(size).reshape({b, 1}).to(device), f.select(1, 4).clone()};
+  return {column_vec(eye, b, device),      column_vec(fwd, b, device),
+          column_vec(right, b, device),    column_vec(up, b, device),
+          column_vec(floor_c, b, device),  column_vec(wall_c, b, device),
+          column_vec(object_c, b, device), torch::tensor(size).reshape({b, 1}).to(device),
+          f.select(1, 4).clone()};
 }
 
 // The object's primitive in its own frame ([-1,1]³).
 Hit hit_primitive(const Vec3& o, const Vec3& d, int64_t shape) {
   using namespace detail;
   switch (shape) {
-    case 0: return hit_cube(o, d);
-    case 1: return nearest(hit_tube(o, d, 1.0, 1.0), nearest(hit_disc(o, d, 1.0, 1.0, 1.0), hit_disc(o, d, -1.0, 1.0, -1.0)));
-    case 2: return hit_sphere(o, d, 0.0, 1.0);
-    default: return nearest(hit_tube(o, d, 0.6, 0.4), nearest(hit_sphere(o, d, 0.4, 0.6), hit_sphere(o, d, -0.4, 0.6)));
+    case 0:
+      return hit_cube(o, d);
+    case 1:
+      return nearest(hit_tube(o, d, 1.0, 1.0), nearest(hit_disc(o, d, 1.0, 1.0, 1.0), hit_disc(o, d, -1.0, 1.0, -1.0)));
+    case 2:
+      return hit_sphere(o, d, 0.0, 1.0);
+    default:
+      return nearest(hit_tube(o, d, 0.6, 0.4), nearest(hit_sphere(o, d, 0.4, 0.6), hit_sphere(o, d, -0.4, 0.6)));
   }
 }
 
@@ -126,7 +132,8 @@ Vec3 choose(const torch::Tensor& mask, const Vec3& a, const Vec3& b) {
 }  // namespace
 
 const std::vector<std::string>& shapes3d_factor_names() {
-  static const std::vector<std::string> names = {"floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"};
+  static const std::vector<std::string> names = {"floor_hue", "wall_hue", "object_hue",
+                                                 "scale",     "shape",    "orientation"};
   return names;
 }
 
@@ -141,10 +148,14 @@ std::vector<double> shapes3d_factor_values(int64_t factor) {
   const int64_t n = shapes3d_factor_sizes()[factor];
   for (int64_t i = 0; i < n; ++i) {
     const double u = static_cast<double>(i) / static_cast<double>(n - 1);
-    if (factor < 3) v.push_back(static_cast<double>(i) / 10.0);
-    else if (factor == 3) v.push_back(0.75 + 0.5 * u);
-    else if (factor == 4) v.push_back(static_cast<double>(i));
-    else v.push_back(-30.0 + 60.0 * u);
+    if (factor < 3)
+      v.push_back(static_cast<double>(i) / 10.0);
+    else if (factor == 3)
+      v.push_back(0.75 + 0.5 * u);
+    else if (factor == 4)
+      v.push_back(static_cast<double>(i));
+    else
+      v.push_back(-30.0 + 60.0 * u);
   }
   return v;
 }
@@ -193,8 +204,8 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
   const Vec3 wall_tangent{wall_n.z, wall_n.y, -wall_n.x};  // horizontal, pointing right of the wall's normal
   Hit wall = detail::hit_plane(eye, dir, wall_p, wall_n);
   {
-    const auto along = detail::dot((eye + dir * torch::where(torch::isinf(wall.t), torch::zeros_like(wall.t), wall.t)) - wall_p,
-                                   wall_tangent);
+    const auto along = detail::dot(
+        (eye + dir * torch::where(torch::isinf(wall.t), torch::zeros_like(wall.t), wall.t)) - wall_p, wall_tangent);
     wall.t = torch::where(along > -kWallEdge, wall.t, torch::full_like(wall.t, INFINITY));
   }
   const Hit object = hit_object(eye, dir, s);

@@ -68,7 +68,8 @@ torch::Tensor to_factor_indices(const torch::Tensor& labels, const fs::path& pat
     const double v0 = values.front(), step = values[1] - values[0];
     const auto col = labels.select(1, f);
     const auto idx = ((col - v0) / step).round();
-    const auto ok = (idx >= 0).logical_and(idx < static_cast<double>(values.size()))
+    const auto ok = (idx >= 0)
+                        .logical_and(idx < static_cast<double>(values.size()))
                         .logical_and(((col - v0) - idx * step).abs() <= 0.01 * step);
     if (!ok.all().item<bool>()) {
       const int64_t row = ok.logical_not().nonzero()[0][0].item<int64_t>();
@@ -112,8 +113,7 @@ Shapes3DFile::Shapes3DFile(const fs::path& path, const std::string& label_factor
 
   const auto image_dims = dims_of(h5_->images), label_dims = dims_of(labels.id);
   LOUPE_CHECK(image_dims.size() == 4 && image_dims[1] == kSide && image_dims[2] == kSide && image_dims[3] == 3,
-              "Shapes3D file ", path, ": dataset 'images' has shape ", dims_text(image_dims),
-              ", expected [N,64,64,3]");
+              "Shapes3D file ", path, ": dataset 'images' has shape ", dims_text(image_dims), ", expected [N,64,64,3]");
   LOUPE_CHECK(class_of(h5_->images) == H5T_INTEGER, "Shapes3D file ", path,
               ": dataset 'images' is not an integer type, expected uint8");
   LOUPE_CHECK(label_dims.size() == 2 && label_dims[0] == image_dims[0] && label_dims[1] == kFactors, "Shapes3D file ",
@@ -155,7 +155,8 @@ torch::Tensor Shapes3DFile::index_of(const torch::Tensor& factor_vectors) const 
   if (rows.numel() > 0 && rows.min().item<int64_t>() < 0) {
     const int64_t missing = (rows < 0).nonzero()[0][0].item<int64_t>();
     std::string text;
-    for (int64_t f = 0; f < kFactors; ++f) text += (f ? "," : "") + std::to_string(factor_vectors[missing][f].item<int64_t>());
+    for (int64_t f = 0; f < kFactors; ++f)
+      text += (f ? "," : "") + std::to_string(factor_vectors[missing][f].item<int64_t>());
     fail("Shapes3D file ", path_, ": no row has the factor vector (", text, ") (vector ", missing, " of the query)");
   }
   return rows;

@@ -57,7 +57,8 @@ TEST(CuratedSampler, NormalsSatisfyOutliersDoNot) {
   EXPECT_TRUE(torch::equal(s.factors, data.factors(s.indices)));
   EXPECT_TRUE(torch::equal(c.satisfied_by(s.factors), s.is_outlier.logical_not()));
   const auto f = s.factors;
-  EXPECT_TRUE(torch::equal(s.is_outlier.logical_not(), (f.select(1, 1) == 3).logical_and(f.select(1, 4) == 2).logical_and(f.select(1, 5) == 7)));
+  EXPECT_TRUE(torch::equal(s.is_outlier.logical_not(),
+                           (f.select(1, 1) == 3).logical_and(f.select(1, 4) == 2).logical_and(f.select(1, 5) == 7)));
   const auto v = s.indices.contiguous();
   EXPECT_EQ(std::set<int64_t>(v.data_ptr<int64_t>(), v.data_ptr<int64_t>() + 350).size(), 350u);  // no repeats
   // Shuffled: the outliers are not all at the end. Seeded: the same seed repeats.
@@ -91,7 +92,8 @@ TEST(CuratedSampler, ClearErrors) {
   const auto none = parse_criterion("b=r", two);
   m = message_of([&] { curated_sample(two, none, CuratedOptions().set_normals(1).set_outliers(1)); });
   EXPECT_NE(m.find("no sample satisfies"), std::string::npos) << m;
-  m = message_of([&] { curated_sample(two, parse_criterion("a=x", two), CuratedOptions().set_normals(1).set_outliers(2)); });
+  m = message_of(
+      [&] { curated_sample(two, parse_criterion("a=x", two), CuratedOptions().set_normals(1).set_outliers(2)); });
   EXPECT_NE(m.find("only 1 samples violate"), std::string::npos) << m;
 }
 

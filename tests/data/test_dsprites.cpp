@@ -71,10 +71,12 @@ TEST(DSprites, BinaryDeterministicBatchInvariant) {
   const auto batch = data.get(idx);
   ASSERT_EQ(batch.images.sizes(), (torch::IntArrayRef{4, 1, 64, 64}));
   EXPECT_TRUE(torch::equal(batch.images, (batch.images > 0.5).to(torch::kFloat)));
-  for (int64_t i = 0; i < 4; ++i) EXPECT_TRUE(torch::equal(batch.images[i], data.get(idx.slice(0, i, i + 1)).images[0]));
+  for (int64_t i = 0; i < 4; ++i)
+    EXPECT_TRUE(torch::equal(batch.images[i], data.get(idx.slice(0, i, i + 1)).images[0]));
   EXPECT_TRUE(torch::equal(batch.labels, data.factors(idx).select(1, 0)));
   // Rotation changes the square but not its pixel count by much.
-  EXPECT_FALSE(torch::equal(data.render(vec({0, 5, 0, 16, 16}), torch::kCPU), data.render(vec({0, 5, 5, 16, 16}), torch::kCPU)));
+  EXPECT_FALSE(
+      torch::equal(data.render(vec({0, 5, 0, 16, 16}), torch::kCPU), data.render(vec({0, 5, 5, 16, 16}), torch::kCPU)));
   EXPECT_NEAR(pixels(data, {0, 5, 5, 16, 16}), 400, 20);
 }
 

@@ -40,9 +40,9 @@ TEST(Shapes3D, FactorsAndIndicesFollowTheFileOrder) {
   EXPECT_EQ(data.factor_sizes(), (std::vector<int64_t>{10, 10, 10, 8, 4, 15}));
   EXPECT_EQ(data.factor_names()[4], "shape");
   // Mixed radix, orientation fastest: index 15 is shape 1, 48000 is floor_hue 1.
-  EXPECT_TRUE(torch::equal(data.factors(torch::tensor({15L, 48000L, 479999L})),
-                           torch::tensor({0L, 0L, 0L, 0L, 1L, 0L, 1L, 0L, 0L, 0L, 0L, 0L, 9L, 9L, 9L, 7L, 3L, 14L})
-                               .reshape({3, 6})));
+  EXPECT_TRUE(torch::equal(
+      data.factors(torch::tensor({15L, 48000L, 479999L})),
+      torch::tensor({0L, 0L, 0L, 0L, 1L, 0L, 1L, 0L, 0L, 0L, 0L, 0L, 9L, 9L, 9L, 7L, 3L, 14L}).reshape({3, 6})));
   const auto all = torch::arange(480000, torch::kLong);
   EXPECT_TRUE(torch::equal(data.index_of(data.factors(all)), all));
 }
@@ -63,7 +63,8 @@ TEST(Shapes3D, RenderingIsDeterministicAndBatchInvariant) {
   const auto batch = data.get(idx);
   ASSERT_EQ(batch.images.sizes(), (torch::IntArrayRef{5, 3, 32, 32}));
   EXPECT_TRUE(torch::equal(batch.images, data.get(idx).images));
-  for (int64_t i = 0; i < 5; ++i) EXPECT_TRUE(torch::equal(batch.images[i], data.get(idx.slice(0, i, i + 1)).images[0]));
+  for (int64_t i = 0; i < 5; ++i)
+    EXPECT_TRUE(torch::equal(batch.images[i], data.get(idx.slice(0, i, i + 1)).images[0]));
   // uint8-like values, labels are the shape factor.
   EXPECT_TRUE(torch::equal(batch.images, batch.images.mul(255).round().div(255)));
   EXPECT_TRUE(torch::equal(batch.labels, data.factors(idx).select(1, 4)));
@@ -90,8 +91,7 @@ TEST(Shapes3D, WallAndFloorPixelsHaveTheirFactorHue) {
       const auto image = data.render(vec({(h + 5) % 10, h, 0, 7, 0, orientation}), torch::kCPU)[0];
       // Top-right: wall; bottom-left: floor (both views, every orientation).
       EXPECT_LT(hue_distance(hue_of(image.index({torch::indexing::Slice(), 3, 60})), h / 10.0), 0.01) << h;
-      EXPECT_LT(hue_distance(hue_of(image.index({torch::indexing::Slice(), 61, 3})), ((h + 5) % 10) / 10.0), 0.01)
-          << h;
+      EXPECT_LT(hue_distance(hue_of(image.index({torch::indexing::Slice(), 61, 3})), ((h + 5) % 10) / 10.0), 0.01) << h;
     }
 }
 

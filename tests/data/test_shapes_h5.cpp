@@ -30,7 +30,8 @@ struct FileSpec {
 
 // Four rows, in no particular order, with the factor values 3dshapes.h5 stores;
 // row i's image is filled with the byte 10·i + 1.
-const std::vector<std::vector<int64_t>> kRows = {{0, 3, 7, 4, 2, 7}, {9, 9, 9, 7, 3, 14}, {0, 0, 0, 0, 0, 0}, {5, 1, 2, 3, 1, 6}};
+const std::vector<std::vector<int64_t>> kRows = {
+    {0, 3, 7, 4, 2, 7}, {9, 9, 9, 7, 3, 14}, {0, 0, 0, 0, 0, 0}, {5, 1, 2, 3, 1, 6}};
 
 fs::path write_file(const std::string& name, const FileSpec& spec = {}) {
   const auto path = fs::temp_directory_path() / ("loupe_test_" + name + ".h5");
@@ -63,7 +64,10 @@ std::string message_of(const fs::path& path) {
 TEST(Shapes3DFile, ReadsLabelsAsFactorsAndImagesLazily) {
   const Shapes3DFile file(write_file("ok"));
   ASSERT_EQ(file.size(), 4);
-  EXPECT_TRUE(torch::equal(file.factors(torch::arange(4)), torch::tensor(std::vector<int64_t>{0, 3, 7, 4, 2, 7, 9, 9, 9, 7, 3, 14, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 1, 6}).reshape({4, 6})));
+  EXPECT_TRUE(torch::equal(
+      file.factors(torch::arange(4)),
+      torch::tensor(std::vector<int64_t>{0, 3, 7, 4, 2, 7, 9, 9, 9, 7, 3, 14, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 1, 6})
+          .reshape({4, 6})));
   EXPECT_TRUE(torch::equal(file.index_of(file.factors(torch::tensor({3L, 1L}))), torch::tensor({3L, 1L})));
   EXPECT_THROW(file.index_of(torch::tensor({1L, 1L, 1L, 1L, 1L, 1L}).reshape({1, 6})), Error);
   // Out of order with a repeat: two runs (0..1 and 3) read, then permuted back.

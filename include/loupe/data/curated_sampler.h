@@ -25,14 +25,26 @@ struct NormalcyCriterion {
 NormalcyCriterion parse_criterion(const std::string& text, const FactorDataset& data);
 
 struct CuratedOptions {
-  int64_t normals = 325;   // samples satisfying the criterion
-  int64_t outliers = 25;   // samples violating it
-  uint64_t seed = 0;       // drives the draws and the shuffle
-  bool shuffle = true;     // interleave normals and outliers at random; else normals first
-  CuratedOptions& set_normals(int64_t v) { normals = v; return *this; }
-  CuratedOptions& set_outliers(int64_t v) { outliers = v; return *this; }
-  CuratedOptions& set_seed(uint64_t v) { seed = v; return *this; }
-  CuratedOptions& set_shuffle(bool v) { shuffle = v; return *this; }
+  int64_t normals = 325;  // samples satisfying the criterion
+  int64_t outliers = 25;  // samples violating it
+  uint64_t seed = 0;      // drives the draws and the shuffle
+  bool shuffle = true;    // interleave normals and outliers at random; else normals first
+  CuratedOptions& set_normals(int64_t v) {
+    normals = v;
+    return *this;
+  }
+  CuratedOptions& set_outliers(int64_t v) {
+    outliers = v;
+    return *this;
+  }
+  CuratedOptions& set_seed(uint64_t v) {
+    seed = v;
+    return *this;
+  }
+  CuratedOptions& set_shuffle(bool v) {
+    shuffle = v;
+    return *this;
+  }
 };
 
 struct CuratedSample {

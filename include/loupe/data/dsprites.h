@@ -21,8 +21,14 @@ std::vector<double> dsprites_factor_values(int64_t factor);
 struct DSpritesOptions {
   std::string label_factor = "shape";  // get().labels carry this factor
   torch::Device device = torch::kCPU;  // where get() renders (images come back on the CPU)
-  DSpritesOptions& set_label_factor(std::string v) { label_factor = std::move(v); return *this; }
-  DSpritesOptions& set_device(torch::Device v) { device = v; return *this; }
+  DSpritesOptions& set_label_factor(std::string v) {
+    label_factor = std::move(v);
+    return *this;
+  }
+  DSpritesOptions& set_device(torch::Device v) {
+    device = v;
+    return *this;
+  }
 };
 
 class DSprites : public FactorDataset {

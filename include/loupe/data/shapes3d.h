@@ -24,14 +24,26 @@ std::vector<double> shapes3d_factor_values(int64_t factor);
 std::vector<std::string> shapes3d_value_names(int64_t factor);
 
 struct Shapes3DOptions {
-  int64_t image_size = 64;       // square images, H = W
-  int64_t supersample = 2;       // rays per pixel side (antialiasing); 1 is fastest
+  int64_t image_size = 64;             // square images, H = W
+  int64_t supersample = 2;             // rays per pixel side (antialiasing); 1 is fastest
   std::string label_factor = "shape";  // get().labels carry this factor
   torch::Device device = torch::kCPU;  // where get() renders (images come back on the CPU)
-  Shapes3DOptions& set_image_size(int64_t v) { image_size = v; return *this; }
-  Shapes3DOptions& set_supersample(int64_t v) { supersample = v; return *this; }
-  Shapes3DOptions& set_label_factor(std::string v) { label_factor = std::move(v); return *this; }
-  Shapes3DOptions& set_device(torch::Device v) { device = v; return *this; }
+  Shapes3DOptions& set_image_size(int64_t v) {
+    image_size = v;
+    return *this;
+  }
+  Shapes3DOptions& set_supersample(int64_t v) {
+    supersample = v;
+    return *this;
+  }
+  Shapes3DOptions& set_label_factor(std::string v) {
+    label_factor = std::move(v);
+    return *this;
+  }
+  Shapes3DOptions& set_device(torch::Device v) {
+    device = v;
+    return *this;
+  }
 };
 
 class Shapes3D : public FactorDataset {

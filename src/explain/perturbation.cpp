@@ -172,7 +172,7 @@ torch::Tensor image_segments(const torch::Tensor& image, const PerturbationOptio
   return segment(image, options.segmentation);
 }
 
-torch::Tensor gaussian_blur(const torch::Tensor& image, int64_t kernel_size) {
+torch::Tensor gaussian_blur_kernel(const torch::Tensor& image, int64_t kernel_size) {
   check_image(image, "blur image");
   LOUPE_CHECK(kernel_size >= 1, "blur size ", kernel_size, ": expected a positive kernel side");
   const int64_t k = kernel_size | 1;  // odd, as OpenCV requires
@@ -207,7 +207,7 @@ torch::Tensor masker_fill(const torch::Tensor& image, const PerturbationOptions&
     case Masker::kImageMean:
       return image.to(torch::kFloat).mean({1, 2}, true).expand_as(image).contiguous();
     case Masker::kBlur:
-      return gaussian_blur(image, options.blur_size);
+      return gaussian_blur_kernel(image, options.blur_size);
     case Masker::kReplacement: {
       auto r = options.replacement;
       LOUPE_CHECK(r.defined(), "replacement masker: no replacement image set (PerturbationOptions::set_replacement)");

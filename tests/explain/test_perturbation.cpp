@@ -101,11 +101,11 @@ TEST(Maskers, HandComputedFills) {
                            torch::tensor({1.5f, 1.5f, 1.5f, 1.5f, 7.f, 7.f, 7.f, 7.f}).view({2, 2, 2})));
   EXPECT_TRUE(torch::equal(masker_fill(x, PerturbationOptions().set_fill_value(0.25), Masker::kConstant, 0),
                            torch::full({2, 2, 2}, 0.25f)));
-  EXPECT_TRUE(torch::allclose(gaussian_blur(torch::full({3, 5, 7}, 0.3f), 31), torch::full({3, 5, 7}, 0.3f)));
-  EXPECT_TRUE(torch::allclose(gaussian_blur(x, 1), x));
+  EXPECT_TRUE(torch::allclose(gaussian_blur_kernel(torch::full({3, 5, 7}, 0.3f), 31), torch::full({3, 5, 7}, 0.3f)));
+  EXPECT_TRUE(torch::allclose(gaussian_blur_kernel(x, 1), x));
   // k = 3: σ = 0.8, taps ∝ exp(−1/1.28), 1, exp(−1/1.28); replicated border of [0,1] rows.
   const double t = std::exp(-1 / 1.28), edge = t / (1 + 2 * t);
-  const auto blurred = gaussian_blur(torch::tensor({0.f, 1.f}).view({1, 1, 2}), 3);
+  const auto blurred = gaussian_blur_kernel(torch::tensor({0.f, 1.f}).view({1, 1, 2}), 3);
   EXPECT_NEAR(blurred[0][0][0].item<float>(), edge, 1e-6);
   EXPECT_NEAR(blurred[0][0][1].item<float>(), 1 - edge, 1e-6);
   const auto r = torch::rand({2, 2, 2});

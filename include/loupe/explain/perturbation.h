@@ -69,7 +69,7 @@ int64_t check_label_map(const torch::Tensor& labels, int64_t height, int64_t wid
 // The superpixels of image `index` [C,H,W]: options.segments if set, else segment().
 torch::Tensor image_segments(const torch::Tensor& image, const PerturbationOptions& options, int64_t index);
 // Gaussian blur of [C,H,W] with a k×k kernel (replicated borders).
-torch::Tensor gaussian_blur(const torch::Tensor& image, int64_t kernel_size);
+torch::Tensor gaussian_blur_kernel(const torch::Tensor& image, int64_t kernel_size);
 // Each pixel replaced by its segment's mean colour.
 torch::Tensor segment_mean(const torch::Tensor& image, const torch::Tensor& labels);
 // The fill image [C,H,W] of image `index` for the chosen masker (kAuto → fallback).

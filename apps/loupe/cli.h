@@ -25,4 +25,12 @@ Runner add_explain_command(CLI::App& app);
 Runner add_study_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
 
+// `loupe study <name>`: each study registers its subcommand on `study` and returns it
+// with its runner; one file per study (cmd_study_<name>.cpp).
+struct StudyCommand {
+  CLI::App* command;
+  Runner run;
+};
+StudyCommand add_study_bias(CLI::App& study);
+
 }  // namespace loupe::cli

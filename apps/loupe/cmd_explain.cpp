@@ -1,7 +1,8 @@
-// loupe explain gradcam
-#include <iostream>
-
+// loupe explain [--methods a,b,...]: several explanation methods side by side
 #include <torch/torch.h>
+
+#include <iostream>
+#include <map>
 
 #include "common.h"
 #include "loupe/cli.h"
@@ -12,6 +13,7 @@
 #include "loupe/explain/explainer.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
+#include "loupe/studies/compare.h"
 
 namespace loupe::cli {
 namespace {
@@ -30,7 +32,8 @@ std::shared_ptr<TappedModel> load_flagged_model(const ModelFlags& m, ModelSpec& 
     spec = info.spec;
     return model;
   }
-  LOUPE_CHECK(!m.arch.empty(), "no model given: use --checkpoint FILE, or --model ARCH with --weights FILE.safetensors");
+  LOUPE_CHECK(!m.arch.empty(),
+              "no model given: use --checkpoint FILE, or --model ARCH with --weights FILE.safetensors");
   spec = ModelSpec{m.arch, m.in_channels, m.num_classes};
   auto model = make_model(spec);
   LOUPE_CHECK(!m.weights.empty(), "--model ", m.arch, ": give its weights with --weights FILE.safetensors");
@@ -43,8 +46,8 @@ torch::Tensor load_images(const std::vector<fs::path>& files, int64_t channels, 
   std::vector<torch::Tensor> images;
   for (const auto& file : files) {
     auto img = read_image(file);
-    LOUPE_CHECK(img.size(0) == channels || (img.size(0) == 4 && channels == 3), file.string(), ": has ",
-                img.size(0), " channel(s); the model expects ", channels);
+    LOUPE_CHECK(img.size(0) == channels || (img.size(0) == 4 && channels == 3), file.string(), ": has ", img.size(0),
+                " channel(s); the model expects ", channels);
     if (img.size(0) == 4) img = img.narrow(0, 0, 3);
     if (size > 0 && (img.size(1) != size || img.size(2) != size))
       img = torch::nn::functional::interpolate(img.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
@@ -62,39 +65,130 @@ torch::Tensor load_images(const std::vector<fs::path>& files, int64_t channels, 
   return torch::stack(images);
 }
 
+// "constant" etc. → Masker; the CLI checks membership first.
+Masker parse_masker(const std::string& text) {
+  if (text == "constant") return Masker::kConstant;
+  if (text == "mean") return Masker::kImageMean;
+  if (text == "blur") return Masker::kBlur;
+  if (text == "segment-mean") return Masker::kSegmentMean;
+  return Masker::kAuto;
+}
+
+Precision parse_precision(const std::string& text) {
+  if (text == "bf16") return Precision::kBFloat16;
+  if (text == "fp16") return Precision::kHalf;
+  return Precision::kFloat;
+}
+
+// Unique names for images: the file stem, with "_2", "_3"... when two files share one.
+std::vector<std::string> image_names(const std::vector<fs::path>& files) {
+  std::vector<std::string> names;
+  std::map<std::string, int> uses;
+  for (const auto& f : files) {
+    const auto stem = f.stem().string();
+    const int k = ++uses[stem];
+    names.push_back(k == 1 ? stem : stem + "_" + std::to_string(k));
+  }
+  return names;
+}
+
 }  // namespace
 
 Runner add_explain_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("explain", "Explain a model's decisions on images");
-  cmd->require_subcommand(1, 1);
-  auto* gradcam = cmd->add_subcommand("gradcam", "Grad-CAM maps for any tap and target");
-  gradcam->footer(
-      "Examples:\n  loupe explain gradcam --checkpoint lazy.pt --images shirt.png --target top1 --out cams\n"
-      "  loupe explain gradcam --model resnet50 --weights resnet50.safetensors --images photos/ --size 224 "
-      "--tap layer4 --target 281");
+  auto* cmd = app.add_subcommand("explain", "Explain a model's decisions on images with one or several methods");
+  cmd->footer("Methods: " + join_names(explainer_names()) +
+              "\n\nExamples:\n  loupe explain gradcam --checkpoint lazy.pt --images shirt.png --out cams\n"
+              "  loupe explain --methods gradcam,ablationcam,scorecam,lime,kernelshap,partition --model resnet50 \\\n"
+              "      --weights resnet50.safetensors --images photos/ --size 224 --target top1 --out compare\n"
+              "Writes report.html (a row per image, a column per method, the IoU agreement table), metrics.json,\n"
+              "maps/<image>/<method>.npy (float32 [H,W]) and overlays/<image>_<method>.png.");
   struct Flags {
     CommonFlags common{"auto", 0, "loupe-explain"};
     ModelFlags model;
-    std::vector<std::string> images;
-    std::string tap, target = "top1";
-    bool signed_maps = false;
+    std::vector<std::string> images, methods, positional_methods;
+    std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20";
+    bool signed_maps = false, faithfulness = false;
     int64_t size = 0, batch = 32;
+    PerturbationOptions p;
+    GradientOptions g;
   };
   auto f = std::make_shared<Flags>();
-  gradcam->add_option("--checkpoint", f->model.checkpoint, "a checkpoint written by loupe train");
-  gradcam->add_option("--model", f->model.arch, "zoo architecture (with --weights)")
-      ->check(CLI::IsMember(model_names()));
-  gradcam->add_option("--weights", f->model.weights, "torchvision-named weights (.safetensors)");
-  gradcam->add_option("--num-classes", f->model.num_classes, "classes of --model")->capture_default_str();
-  gradcam->add_option("--in-channels", f->model.in_channels, "input channels of --model")->capture_default_str();
-  gradcam->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
-  gradcam->add_option("--tap", f->tap, "layer to explain (default: the model's last feature map)");
-  gradcam->add_option("--target", f->target, "top1 or a class index")->capture_default_str();
-  gradcam->add_flag("--signed", f->signed_maps, "keep negative evidence (no ReLU; maps in [-1,1], diverging colours)");
-  gradcam->add_option("--size", f->size, "resize images to SIZE x SIZE (0 = keep)")->capture_default_str();
-  gradcam->add_option("--batch", f->batch, "images per pass")->capture_default_str();
-  add_common_flags(gradcam, f->common, "output folder (report.html, metrics.json, one overlay PNG per image)");
+  cmd->add_option("methods", f->positional_methods, "methods, as --methods (e.g. 'loupe explain gradcam ...')")
+      ->delimiter(',');
+  cmd->add_option("--methods", f->methods, "comma-separated methods (default gradcam); see the list below")
+      ->delimiter(',');
+  cmd->add_option("--checkpoint", f->model.checkpoint, "a checkpoint written by loupe train");
+  cmd->add_option("--model", f->model.arch, "zoo architecture (with --weights)")->check(CLI::IsMember(model_names()));
+  cmd->add_option("--weights", f->model.weights, "torchvision-named weights (.safetensors)");
+  cmd->add_option("--num-classes", f->model.num_classes, "classes of --model")->capture_default_str();
+  cmd->add_option("--in-channels", f->model.in_channels, "input channels of --model")->capture_default_str();
+  cmd->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
+  cmd->add_option("--size", f->size, "resize images to SIZE x SIZE (0 = keep)")->capture_default_str();
+  cmd->add_option("--target", f->target, "top1 (each image's predicted class) or a class index")->capture_default_str();
+  cmd->add_option("--tap", f->tap, "CAM methods: layer to explain (default: the model's last feature map)");
+  cmd->add_flag("--signed", f->signed_maps, "keep negative evidence (maps in [-1,1], diverging colours)");
+  cmd->add_option("--batch", f->batch, "gradient methods: images per pass")->capture_default_str();
+  cmd->add_option("--perturbation-batch", f->p.batch_size, "perturbation methods: perturbed images per forward pass")
+      ->capture_default_str();
+  cmd->add_option("--samples", f->p.samples, "LIME / KernelSHAP / RISE samples per image (0 = method default)")
+      ->capture_default_str();
+  cmd->add_option("--max-evals", f->p.max_evals, "Partition SHAP: model evaluations per image")->capture_default_str();
+  cmd->add_option("--segmentation", f->segmentation, "LIME / KernelSHAP superpixels")
+      ->check(CLI::IsMember({"quickshift", "slic", "grid"}))
+      ->capture_default_str();
+  cmd->add_option("--n-segments", f->p.segmentation.slic.n_segments, "SLIC: approximate number of segments")
+      ->capture_default_str();
+  cmd->add_option("--compactness", f->p.segmentation.slic.compactness, "SLIC: compactness")->capture_default_str();
+  cmd->add_option("--kernel-size", f->p.segmentation.quickshift.kernel_size, "quickshift: kernel size")
+      ->capture_default_str();
+  cmd->add_option("--max-dist", f->p.segmentation.quickshift.max_dist, "quickshift: max distance")
+      ->capture_default_str();
+  cmd->add_option("--ratio", f->p.segmentation.quickshift.ratio, "quickshift: colour/space ratio")
+      ->capture_default_str();
+  cmd->add_option("--grid-cell", f->p.segmentation.grid_cell, "grid segmentation: cell side in pixels")
+      ->capture_default_str();
+  cmd->add_option("--masker", f->masker, "fill of hidden pixels (auto = each method's default)")
+      ->check(CLI::IsMember({"auto", "constant", "mean", "blur", "segment-mean"}))
+      ->capture_default_str();
+  cmd->add_option("--fill", f->p.fill_value, "constant masker / occlusion baseline value")->capture_default_str();
+  cmd->add_option("--blur-size", f->p.blur_size, "blur masker: kernel side in pixels")->capture_default_str();
+  cmd->add_option("--window", f->p.window, "occlusion: window side")->capture_default_str();
+  cmd->add_option("--stride", f->p.stride, "occlusion: stride")->capture_default_str();
+  cmd->add_option("--top-labels", f->p.top_labels, "LIME: explain the k largest outputs at once")
+      ->capture_default_str();
+  cmd->add_option("--ig-steps", f->g.steps, "Integrated Gradients: points on the path")->capture_default_str();
+  cmd->add_option("--smooth-samples", f->g.samples, "SmoothGrad: noisy copies per image")->capture_default_str();
+  cmd->add_option("--noise", f->g.noise_level, "SmoothGrad: noise sigma as a fraction of the range")
+      ->capture_default_str();
+  cmd->add_option("--precision", f->precision, "perturbation methods on CUDA: autocast dtype")
+      ->check(CLI::IsMember({"float", "bf16", "fp16"}))
+      ->capture_default_str();
+  cmd->add_option("--iou", f->iou, "how maps are binarised for the IoU table: top:PERCENT, otsu or value:V")
+      ->capture_default_str();
+  cmd->add_flag("--faithfulness", f->faithfulness, "also deletion / insertion curves and their AUC per method");
+  add_common_flags(cmd, f->common, "output folder (report.html, metrics.json, maps/, overlays/)");
   return [f] {
+    auto methods = f->methods;
+    methods.insert(methods.end(), f->positional_methods.begin(), f->positional_methods.end());
+    if (methods.empty()) methods = {"gradcam"};
+    CompareOptions o;
+    o.methods = methods;
+    o.threshold = parse_map_threshold(f->iou);
+    o.faithfulness = f->faithfulness;
+    o.explain.tap = f->tap;
+    o.explain.signed_maps = f->signed_maps;
+    o.explain.batch_size = f->batch;
+    o.explain.gradient = f->g;
+    o.explain.gradient.seed = f->common.seed;
+    o.explain.perturbation = f->p;
+    o.explain.perturbation.seed = f->common.seed;
+    o.explain.perturbation.segmentation.method = f->segmentation;
+    o.explain.perturbation.masker = parse_masker(f->masker);
+    o.explain.perturbation.precision = parse_precision(f->precision);
+    o.faithfulness_options.batch_size = f->p.batch_size;
+    // Checks every name before loading anything.
+    for (const auto& m : methods) make_explainer(m, o.explain);
+
     const auto device = resolve_device(f->common.device);
     ModelSpec spec;
     auto model = load_flagged_model(f->model, spec);
@@ -103,50 +197,44 @@ Runner add_explain_command(CLI::App& app) {
     std::vector<fs::path> files;
     for (const auto& p : f->images)
       for (const auto& file : list_images(p)) files.push_back(file);
-    LOUPE_CHECK(!files.empty(), "--images: no PNG or JPEG images found");
+    LOUPE_CHECK(!files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
     const auto images = load_images(files, spec.in_channels, f->size);
-    const auto target = parse_target(f->target, spec.num_classes);
-    ExplainOptions opts;
-    opts.tap = f->tap;
-    opts.signed_maps = f->signed_maps;
-    opts.batch_size = f->batch;
-    auto explainer = make_explainer("gradcam", opts);
-    const auto attr = explainer->explain(*model, images, target);
-    torch::Tensor predicted;
-    {
-      torch::NoGradGuard guard;
-      predicted = model->forward(images.to(device)).argmax(1).cpu();
+    const auto names = image_names(files);
+    const auto predicted = predicted_classes(*model, images);
+    torch::Tensor classes = predicted;
+    if (f->target != "top1") {
+      parse_target(f->target, spec.num_classes);  // range check with a clear message
+      classes = torch::full({images.size(0)}, static_cast<int64_t>(std::stoll(f->target)), torch::kLong);
     }
-    const auto map = f->signed_maps ? Colormap::diverging : Colormap::jet;
+    const auto c = compare_methods(*model, images, classes, o);
+
     const fs::path out = f->common.out;
-    std::vector<torch::Tensor> cells;
-    std::vector<std::string> labels;
-    report::json per_image = report::json::array();
-    for (int64_t i = 0; i < images.size(0); ++i) {
-      // Signed maps in [-1,1] are shifted to [0,1] for the colour lookup, so 0 is white.
-      const auto heat = f->signed_maps ? (attr.maps[i] + 1) / 2 : attr.maps[i];
-      const auto over = overlay_heatmap(images[i], heat, 0.5, map);
-      write_png(out / "overlays" / (files[i].stem().string() + ".png"), over);
-      cells.push_back(images[i].size(0) == 1 ? images[i].expand({3, -1, -1}) : images[i]);
-      cells.push_back(over);
-      labels.push_back(files[i].filename().string().substr(0, 18));
-      labels.push_back("pred " + std::to_string(predicted[i].item<int64_t>()));
-      per_image.push_back({{"file", files[i].string()},
-                           {"predicted", predicted[i].item<int64_t>()},
-                           {"target_score", attr.scores[i].item<double>()}});
-    }
     const auto tap = f->tap.empty() ? model->default_cam_tap() : f->tap;
-    report::Report r("Grad-CAM", spec.arch + " · tap " + tap + " · target " + f->target);
+    report::Report r("Explanations", spec.arch + " · " + std::to_string(images.size(0)) + " image(s) · " +
+                                         join_names(methods) + " · target " + f->target);
     r.section("Maps");
-    r.text(std::string("Each image beside its Grad-CAM overlay") +
-           (f->signed_maps ? " (signed: red = evidence for the target, blue = against)." : "."));
-    const int64_t cell = std::max<int64_t>(96, std::min<int64_t>(224, images.size(3)));
-    r.figure("Grad-CAM overlays", image_grid(cells, labels, GridOptions(std::min<int64_t>(8, cells.size())).cell_size(cell)));
-    r.figure("Colour scale (bottom = 0, top = 1)", colorbar(160, 16, map));
+    r.text("One row per image, one column per method; each map is scaled to [0,1] per image" +
+           std::string(f->signed_maps ? " by its largest |value| (red: evidence for the class, blue: against)." : ".") +
+           " CAM methods explain tap " + tap + ". Raw maps: maps/<image>/<method>.npy (float32, image size).");
+    add_comparison_to_report(r, images, names, c, o);
+    report::json per_image = report::json::array();
+    for (int64_t i = 0; i < images.size(0); ++i)
+      per_image.push_back({{"file", files[i].string()},
+                           {"name", names[i]},
+                           {"predicted", predicted[i].item<int64_t>()},
+                           {"explained_class", classes[i].item<int64_t>()}});
     r.metric("images", per_image);
     r.metric("tap", tap);
+    r.metric("maps", write_comparison_maps(out, names, c));
+    const auto cmap = f->signed_maps ? Colormap::diverging : Colormap::jet;
+    for (int64_t i = 0; i < images.size(0); ++i)
+      for (const auto& run : c.runs) {
+        const auto map = run.attribution.maps[i];
+        write_png(out / "overlays" / (names[i] + "_" + run.method + ".png"),
+                  overlay_heatmap(images[i], f->signed_maps ? (map + 1) / 2 : map, 0.5, cmap));
+      }
     r.write(out);
-    std::cout << "explained " << images.size(0) << " image(s) with Grad-CAM at " << tap << "\n"
+    std::cout << "explained " << images.size(0) << " image(s) with " << join_names(methods) << "\n"
               << "report: " << (out / "report.html").string() << "\n";
   };
 }

@@ -24,12 +24,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
@@ -41,7 +35,7 @@ int64_t parse_value(const std::string& value, int64_t factor, const std::string&
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == value) return static_cast<int64_t>(i);
   LOUPE_CHECK(all_digits(value) && value.size() < 10, "normalcy criterion '", text, "': unknown value '", value,
-              "' for factor ", factor_name, "; expected one of ", joined(names), " or an index in [0,", names.size(),
+              "' for factor ", factor_name, "; expected one of ", join_names(names), " or an index in [0,", names.size(),
               ")");
   const int64_t index = std::stoll(value);
   LOUPE_CHECK(index < static_cast<int64_t>(names.size()), "normalcy criterion '", text, "': ", factor_name, " index ",
@@ -76,11 +70,11 @@ NormalcyCriterion parse_criterion(const std::string& text, const FactorDataset& 
   for (const auto& term : split(text, ',')) {
     const auto eq = term.find('=');
     LOUPE_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < term.size(), "normalcy criterion '", text, "': term '",
-                term, "' is not factor=value; factors: ", joined(names));
+                term, "' is not factor=value; factors: ", join_names(names));
     const auto factor_name = trimmed(term.substr(0, eq));
     const auto it = std::find(names.begin(), names.end(), factor_name);
     LOUPE_CHECK(it != names.end(), "normalcy criterion '", text, "': unknown factor '", factor_name,
-                "'; expected one of ", joined(names));
+                "'; expected one of ", join_names(names));
     const auto f = static_cast<int64_t>(it - names.begin());
     LOUPE_CHECK(c.allowed[f].empty(), "normalcy criterion '", text, "': factor ", factor_name,
                 " is named twice; list alternatives as ", factor_name, "=a|b");

@@ -15,12 +15,6 @@ int64_t product(const std::vector<int64_t>& v) {
   return p;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 }  // namespace
 
 torch::Tensor mixed_radix_decode(const torch::Tensor& indices, const std::vector<int64_t>& radices) {
@@ -87,7 +81,7 @@ int64_t FactorDataset::factor_index(const std::string& name) const {
   const auto names = factor_names();
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == name) return static_cast<int64_t>(i);
-  fail("factor '", name, "': unknown; expected one of ", joined(names));
+  fail("factor '", name, "': unknown; expected one of ", join_names(names));
 }
 
 }  // namespace loupe

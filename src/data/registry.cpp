@@ -68,7 +68,7 @@ DataSplits folder(const DataRequest& r) {
           std::make_shared<TensorDataset>(all.subset(perm.slice(0, n_train + n_val, n)))};
 }
 
-const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& registry() {
+const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& dataset_registry() {
   static const std::map<std::string, std::function<DataSplits(const DataRequest&)>> loaders = {
       {"fashion-mnist", [](const DataRequest& r) { return plain("fashion-mnist", r); }},
       {"mnist", [](const DataRequest& r) { return plain("mnist", r); }},
@@ -85,13 +85,13 @@ const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& regi
 
 std::vector<std::string> dataset_names() {
   std::vector<std::string> names;
-  for (const auto& [name, loader] : registry()) names.push_back(name);
+  for (const auto& [name, loader] : dataset_registry()) names.push_back(name);
   return names;
 }
 
 DataSplits load_dataset(const DataRequest& request) {
-  auto it = registry().find(request.name);
-  if (it == registry().end()) {
+  auto it = dataset_registry().find(request.name);
+  if (it == dataset_registry().end()) {
     std::ostringstream valid;
     for (const auto& n : dataset_names()) valid << (valid.tellp() ? ", " : "") << n;
     fail("--data ", request.name, ": unknown dataset; valid names: ", valid.str());

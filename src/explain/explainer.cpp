@@ -13,7 +13,7 @@
 namespace loupe {
 namespace {
 
-const ExplainerRegistry& registry() {
+const ExplainerRegistry& explainer_registry() {
   static const ExplainerRegistry factories = [] {
     ExplainerRegistry r = {
         {"gradcam", [](const ExplainOptions& o) { return std::make_unique<GradCam>(o); }},
@@ -29,12 +29,12 @@ const ExplainerRegistry& registry() {
 
 std::vector<std::string> explainer_names() {
   std::vector<std::string> names;
-  for (const auto& [name, factory] : registry()) names.push_back(name);
+  for (const auto& [name, factory] : explainer_registry()) names.push_back(name);
   return names;
 }
 
 std::unique_ptr<Explainer> make_explainer(const std::string& name, const ExplainOptions& options) {
-  const auto& factories = registry();
+  const auto& factories = explainer_registry();
   auto it = factories.find(name);
   if (it == factories.end()) {
     std::ostringstream valid;

@@ -19,7 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(TappedModel& model, const TrainOptions& o) {
   if (o.optimizer == "adam")

@@ -7,8 +7,13 @@
 #include "loupe/core/error.h"
 #include "loupe/data/curated_sampler.h"
 #include "loupe/data/shapes3d.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
 
 // A partial factor dataset (like a file holding a subset): factors a (2 values) and
@@ -28,15 +33,6 @@ class TwoRows : public FactorDataset {
   Batch get(const torch::Tensor& indices) const override { return {torch::zeros({indices.size(0), 1, 1, 1}), indices}; }
   std::array<int64_t, 3> image_shape() const override { return {1, 1, 1}; }
 };
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(CuratedSampler, ParsesNamesAndIndices) {
   const Shapes3D data;

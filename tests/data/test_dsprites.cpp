@@ -7,15 +7,15 @@
 namespace loupe {
 namespace {
 
-torch::Tensor vec(std::vector<int64_t> f) { return torch::tensor(f, torch::kLong).reshape({1, -1}); }
+torch::Tensor sprite_factors(std::vector<int64_t> f) { return torch::tensor(f, torch::kLong).reshape({1, -1}); }
 
 int64_t pixels(const DSprites& d, std::vector<int64_t> f) {
-  return d.render(vec(f), torch::kCPU).sum().item<int64_t>();
+  return d.render(sprite_factors(f), torch::kCPU).sum().item<int64_t>();
 }
 
 // Mean column (x) and row (y) of the sprite's pixels.
 std::pair<double, double> centroid(const DSprites& d, std::vector<int64_t> f) {
-  const auto im = d.render(vec(f), torch::kCPU)[0][0];
+  const auto im = d.render(sprite_factors(f), torch::kCPU)[0][0];
   const auto ys = torch::arange(64, torch::kFloat).reshape({64, 1}), xs = torch::arange(64, torch::kFloat);
   const double n = im.sum().item<double>();
   return {(im * xs).sum().item<double>() / n, (im * ys).sum().item<double>() / n};
@@ -26,7 +26,7 @@ TEST(DSprites, FactorsRoundTripForEveryIndex) {
   EXPECT_EQ(data.size(), 737280);
   const auto all = torch::arange(data.size(), torch::kLong);
   EXPECT_TRUE(torch::equal(data.index_of(data.factors(all)), all));
-  EXPECT_TRUE(torch::equal(data.factors(torch::tensor({32L * 32 * 40 * 6})), vec({1, 0, 0, 0, 0})));
+  EXPECT_TRUE(torch::equal(data.factors(torch::tensor({32L * 32 * 40 * 6})), sprite_factors({1, 0, 0, 0, 0})));
   EXPECT_EQ(data.value_names(0), (std::vector<std::string>{"square", "ellipse", "heart"}));
   EXPECT_EQ(data.value_names(1).back(), "1.00");
   EXPECT_EQ(data.value_names(2).back(), "6.283");  // 2π, included as in dsprites.npz
@@ -76,13 +76,13 @@ TEST(DSprites, BinaryDeterministicBatchInvariant) {
   EXPECT_TRUE(torch::equal(batch.labels, data.factors(idx).select(1, 0)));
   // Rotation changes the square but not its pixel count by much.
   EXPECT_FALSE(
-      torch::equal(data.render(vec({0, 5, 0, 16, 16}), torch::kCPU), data.render(vec({0, 5, 5, 16, 16}), torch::kCPU)));
+      torch::equal(data.render(sprite_factors({0, 5, 0, 16, 16}), torch::kCPU), data.render(sprite_factors({0, 5, 5, 16, 16}), torch::kCPU)));
   EXPECT_NEAR(pixels(data, {0, 5, 5, 16, 16}), 400, 20);
 }
 
 TEST(DSprites, ClearErrors) {
   const DSprites data;
-  EXPECT_THROW(data.render(vec({3, 0, 0, 0, 0}), torch::kCPU), Error);
+  EXPECT_THROW(data.render(sprite_factors({3, 0, 0, 0, 0}), torch::kCPU), Error);
   EXPECT_THROW(data.get(torch::tensor({-1L})), Error);
   EXPECT_THROW(DSprites(DSpritesOptions().set_label_factor("color")), Error);
 }

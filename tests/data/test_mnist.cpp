@@ -7,26 +7,14 @@
 #include "loupe/core/error.h"
 #include "loupe/core/fs.h"
 #include "loupe/data/mnist.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("loupe_test_mnist_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // An IDX uint8 file: 00 00 08 ndim, big-endian dims, then the bytes.
 std::string idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
@@ -49,18 +37,6 @@ std::vector<uint8_t> ramp(size_t n, int step = 7) {
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>((i * step + 3) % 256);
   return v;
 }
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a loupe::Error";
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Writes {prefix}-images-idx3-ubyte[.gz] and labels for n images of h x w.
 void write_pair(const fs::path& dir, const std::string& prefix, uint32_t n, uint32_t n_labels, bool gz) {

@@ -10,7 +10,7 @@
 namespace loupe {
 namespace {
 
-torch::Tensor vec(std::vector<int64_t> f) { return torch::tensor(f, torch::kLong).reshape({1, -1}); }
+torch::Tensor shape_factors(std::vector<int64_t> f) { return torch::tensor(f, torch::kLong).reshape({1, -1}); }
 
 // HSV hue in [0,1) of an RGB pixel.
 double hue_of(const torch::Tensor& rgb) {
@@ -74,11 +74,11 @@ TEST(Shapes3D, EverySingleFactorChangeChangesTheImage) {
   const Shapes3D data{Shapes3DOptions().set_image_size(32)};
   for (int64_t shape = 0; shape < 4; ++shape) {
     const std::vector<int64_t> base = {0, 3, 7, 4, shape, 7};
-    const auto image = data.render(vec(base), torch::kCPU);
+    const auto image = data.render(shape_factors(base), torch::kCPU);
     for (int64_t f = 0; f < 6; ++f) {
       auto changed = base;
       changed[f] = (base[f] + 1) % data.factor_sizes()[f];
-      const auto diff = (data.render(vec(changed), torch::kCPU) - image).abs().amax(1);
+      const auto diff = (data.render(shape_factors(changed), torch::kCPU) - image).abs().amax(1);
       EXPECT_GE((diff > 0.05).sum().item<int64_t>(), 3) << "shape " << shape << " factor " << f;
     }
   }
@@ -88,7 +88,7 @@ TEST(Shapes3D, WallAndFloorPixelsHaveTheirFactorHue) {
   const Shapes3D data;
   for (int64_t h = 0; h < 10; ++h)
     for (int64_t orientation : {0L, 7L, 14L}) {
-      const auto image = data.render(vec({(h + 5) % 10, h, 0, 7, 0, orientation}), torch::kCPU)[0];
+      const auto image = data.render(shape_factors({(h + 5) % 10, h, 0, 7, 0, orientation}), torch::kCPU)[0];
       // Top-right: wall; bottom-left: floor (both views, every orientation).
       EXPECT_LT(hue_distance(hue_of(image.index({torch::indexing::Slice(), 3, 60})), h / 10.0), 0.01) << h;
       EXPECT_LT(hue_distance(hue_of(image.index({torch::indexing::Slice(), 61, 3})), ((h + 5) % 10) / 10.0), 0.01) << h;
@@ -100,7 +100,7 @@ TEST(Shapes3D, ObjectGrowsWithScale) {
   for (int64_t shape = 0; shape < 4; ++shape) {
     int64_t previous = 0;
     for (int64_t scale = 0; scale < 8; ++scale) {
-      const auto image = data.render(vec({0, 7, 3, scale, shape, 7}), torch::kCPU)[0];
+      const auto image = data.render(shape_factors({0, 7, 3, scale, shape, 7}), torch::kCPU)[0];
       // Object pixels: hue close to green (0.3); floor is red and wall blue.
       const auto d = (hue_map(image) - 0.3).abs();
       const int64_t count = (torch::minimum(d, 1 - d) < 0.03).sum().item<int64_t>();
@@ -120,8 +120,8 @@ TEST(Shapes3D, ClearErrors) {
     EXPECT_NE(std::string(e.what()).find("colour"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("wall_hue"), std::string::npos);
   }
-  EXPECT_THROW(data.render(vec({0, 0, 0, 8, 0, 0}), torch::kCPU), Error);
-  EXPECT_THROW(data.render(vec({0, 0, 0, 0, 0}), torch::kCPU), Error);
+  EXPECT_THROW(data.render(shape_factors({0, 0, 0, 8, 0, 0}), torch::kCPU), Error);
+  EXPECT_THROW(data.render(shape_factors({0, 0, 0, 0, 0}), torch::kCPU), Error);
   EXPECT_THROW(data.get(torch::tensor({480000L})), Error);
   EXPECT_EQ(Shapes3D(Shapes3DOptions().set_label_factor("wall_hue")).class_names()[3], "green");
 }

@@ -52,7 +52,7 @@ fs::path write_file(const std::string& name, const FileSpec& spec = {}) {
   return path;
 }
 
-std::string message_of(const fs::path& path) {
+std::string h5_error_of(const fs::path& path) {
   try {
     Shapes3DFile file(path);
   } catch (const Error& e) {
@@ -83,20 +83,20 @@ TEST(Shapes3DFile, ReadsLabelsAsFactorsAndImagesLazily) {
 }
 
 TEST(Shapes3DFile, ClearErrors) {
-  EXPECT_NE(message_of("/nonexistent/3dshapes.h5").find("not found"), std::string::npos);
+  EXPECT_NE(h5_error_of("/nonexistent/3dshapes.h5").find("not found"), std::string::npos);
   const auto text = fs::temp_directory_path() / "loupe_test_not_h5.h5";
   std::ofstream(text) << "not an hdf5 file";
-  EXPECT_NE(message_of(text).find("not an HDF5 file"), std::string::npos);
+  EXPECT_NE(h5_error_of(text).find("not an HDF5 file"), std::string::npos);
   FileSpec no_labels;
   no_labels.with_labels = false;
-  EXPECT_NE(message_of(write_file("no_labels", no_labels)).find("missing dataset 'labels'"), std::string::npos);
+  EXPECT_NE(h5_error_of(write_file("no_labels", no_labels)).find("missing dataset 'labels'"), std::string::npos);
   FileSpec small;
   small.image_dims = {4, 32, 32, 3};
-  const auto m = message_of(write_file("small", small));
+  const auto m = h5_error_of(write_file("small", small));
   EXPECT_NE(m.find("[4,32,32,3]"), std::string::npos) << m;
   FileSpec off_grid;
   off_grid.first_hue = 0.05;  // between two hue values
-  const auto m2 = message_of(write_file("off_grid", off_grid));
+  const auto m2 = h5_error_of(write_file("off_grid", off_grid));
   EXPECT_NE(m2.find("row 0"), std::string::npos) << m2;
   EXPECT_NE(m2.find("floor_hue"), std::string::npos) << m2;
   const Shapes3DFile file(write_file("ok"));

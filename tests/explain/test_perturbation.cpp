@@ -4,8 +4,13 @@
 #include "explain/perturbation_test_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/perturbation.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
 
 // Output = the input, flattened: every target j reads composed pixel j back.
@@ -22,15 +27,6 @@ std::vector<Target> every_output(int64_t n) {
   std::vector<Target> targets;
   for (int64_t j = 0; j < n; ++j) targets.push_back(class_logit(j));
   return targets;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no loupe::Error";
 }
 
 }  // namespace

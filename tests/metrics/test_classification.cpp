@@ -3,20 +3,14 @@
 
 #include "loupe/core/error.h"
 #include "loupe/metrics/classification.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -6,26 +6,14 @@
 #include "loupe/core/error.h"
 #include "loupe/models/safetensors.h"
 #include "loupe/models/zoo.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("loupe_test_tvw_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // conv1 → bn1 → ReLU → global pool → fc, registered under torchvision's names.
 class TinyNet : public TappedModel {
@@ -81,8 +69,6 @@ std::string load_error(TinyNet& net, const fs::path& path) {
   ADD_FAILURE() << "expected a loupe::Error loading " << path;
   return "";
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

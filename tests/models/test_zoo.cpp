@@ -8,20 +8,14 @@
 #include "loupe/models/small_cnn.h"
 #include "loupe/models/zoo.h"
 #include "loupe/train/trainer.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 int64_t parameter_count(torch::nn::Module& model) {
   int64_t n = 0;

@@ -8,37 +8,14 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/models/zoo.h"
 #include "loupe/train/trainer.h"
+#include "test_util.h"
 
 namespace loupe {
+using test::TempDir;
+using test::contains;
+using test::error_of;
+using test::message_of;
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("loupe_test_trainer_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Class 0: dark noise in [0,100]; class 1: bright noise in [155,255]. 1 channel, 10x10.
 TensorDataset bright_vs_dark(int64_t n, uint64_t seed) {

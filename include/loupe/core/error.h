@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace loupe {
 
@@ -27,6 +28,13 @@ std::string concat(const Args&... args) {
 template <class... Args>
 [[noreturn]] void fail(const Args&... args) {
   throw Error(detail::concat(args...));
+}
+
+// "a, b, c": lists valid names in messages.
+inline std::string join_names(const std::vector<std::string>& names, const std::string& separator = ", ") {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : separator) + n;
+  return out;
 }
 
 }  // namespace loupe

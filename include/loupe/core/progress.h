@@ -29,6 +29,11 @@ class Progress {
   bool finished_ = false, enabled_;
 };
 
+// Seconds elapsed on the steady clock since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // "1:05", "2:03:04" (rounded to the second); "?:??" for negative or non-finite input.
 std::string format_duration(double seconds);
 // Units per second with a k/M suffix: "0.50", "12.3", "950", "1.2k", "3.4M".

@@ -1,0 +1,284 @@
+#include "loupe/studies/compare.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "loupe/core/colormap.h"
+#include "loupe/core/error.h"
+#include "loupe/core/npy.h"
+#include "loupe/core/progress.h"
+
+namespace loupe {
+namespace {
+
+using report::json;
+
+// Images grouped by the class they explain: perturbation methods and faithfulness curves
+// score batches of perturbed copies, so one call must explain one fixed class.
+std::vector<std::pair<int64_t, torch::Tensor>> groups_by_class(const torch::Tensor& classes) {
+  std::vector<std::pair<int64_t, torch::Tensor>> groups;
+  const auto distinct = std::get<0>(at::_unique(classes, /*sorted=*/true));
+  for (int64_t i = 0; i < distinct.size(0); ++i) {
+    const int64_t c = distinct[i].item<int64_t>();
+    groups.emplace_back(c, classes.eq(c).nonzero().flatten());
+  }
+  return groups;
+}
+
+// Places rows of `part` (the images `index`) into `whole` [N,...], creating it on first use.
+void scatter_rows(torch::Tensor& whole, int64_t n, const torch::Tensor& index, const torch::Tensor& part) {
+  if (!part.defined()) return;
+  if (!whole.defined()) {
+    auto sizes = part.sizes().vec();
+    sizes[0] = n;
+    whole = torch::zeros(sizes, part.options());
+  }
+  whole.index_copy_(0, index.to(part.device()), part);
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+}  // namespace
+
+MapThreshold parse_map_threshold(const std::string& text) {
+  const auto bad = [&] {
+    fail("IoU threshold '", text, "': expected top:PERCENT (e.g. top:20), otsu or value:V (e.g. value:0.5)");
+  };
+  if (text == "otsu") return MapThreshold::otsu();
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) bad();
+  const auto kind = text.substr(0, colon), number = text.substr(colon + 1);
+  double v = 0;
+  try {
+    size_t used = 0;
+    v = std::stod(number, &used);
+    if (used != number.size()) bad();
+  } catch (const std::logic_error&) {
+    bad();
+  }
+  if (kind == "top") {
+    LOUPE_CHECK(v > 0 && v <= 100, "IoU threshold '", text, "': the percent of pixels kept must be in (0,100]");
+    return MapThreshold::top_percent(v);
+  }
+  if (kind == "value") return MapThreshold::at_value(v);
+  bad();
+  return {};
+}
+
+std::string describe(const MapThreshold& t) {
+  switch (t.kind) {
+    case MapThreshold::Kind::Otsu:
+      return "Otsu's threshold";
+    case MapThreshold::Kind::TopPercent:
+      return "the top " + fixed(t.value, t.value == std::floor(t.value) ? 0 : 1) + "% of pixels";
+    case MapThreshold::Kind::Value:
+      return "map >= " + fixed(t.value, 3);
+  }
+  return "";
+}
+
+torch::Tensor predicted_classes(TappedModel& model, const torch::Tensor& images, int64_t batch_size) {
+  check_images(images, "images");
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const auto device = model_device(model);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); i += batch_size)
+    out.push_back(
+        model.forward(images.slice(0, i, std::min(images.size(0), i + batch_size)).to(device)).argmax(1).cpu());
+  if (was_training) model.train();
+  return torch::cat(out);
+}
+
+MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images, const torch::Tensor& classes,
+                                 const CompareOptions& options) {
+  check_images(images, "images");
+  const int64_t n = images.size(0);
+  LOUPE_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == n && classes.scalar_type() == torch::kLong,
+              "classes: expected int64 [", n, "] (one class per image), got ",
+              classes.defined() ? classes.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(!options.methods.empty(),
+              "--methods: expected at least one method; known: ", join_names(explainer_names()));
+  std::set<std::string> seen;
+  const auto known = explainer_names();
+  for (const auto& m : options.methods) {
+    LOUPE_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "method '", m, "': unknown; expected one of ",
+                join_names(known));
+    LOUPE_CHECK(seen.insert(m).second, "method '", m, "' is listed twice");
+  }
+  const auto groups = groups_by_class(classes.cpu());
+  MethodComparison result;
+  result.classes = classes.cpu();
+  const int64_t calls = static_cast<int64_t>(options.methods.size() * groups.size());
+  Progress progress("explain", calls, "call");
+  for (const auto& method : options.methods) {
+    MethodRun run;
+    run.method = method;
+    auto explainer = make_explainer(method, options.explain);
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& [cls, index] : groups) {
+      const auto x = images.index_select(0, index.to(images.device()));
+      auto a = explainer->explain(model, x, class_logit(cls));
+      scatter_rows(run.attribution.maps, n, index, a.maps);
+      scatter_rows(run.attribution.scores, n, index, a.scores);
+      run.attribution.model_evaluations += a.model_evaluations;
+      progress.advance(1, method);
+    }
+    run.seconds = seconds_since(start);
+    if (options.faithfulness) {
+      for (const auto& [cls, index] : groups) {
+        const auto x = images.index_select(0, index.to(images.device()));
+        const auto maps = run.attribution.maps.index_select(0, index);
+        const auto del = deletion_curve(model, x, maps, class_probability(cls), options.faithfulness_options);
+        const auto ins = insertion_curve(model, x, maps, class_probability(cls), options.faithfulness_options);
+        scatter_rows(run.deletion_auc, n, index, del.auc);
+        scatter_rows(run.insertion_auc, n, index, ins.auc);
+        scatter_rows(run.deletion_scores, n, index, del.scores);
+        scatter_rows(run.insertion_scores, n, index, ins.scores);
+        result.fractions = del.fractions;
+      }
+    }
+    result.runs.push_back(std::move(run));
+  }
+  progress.finish();
+  const int64_t m = static_cast<int64_t>(result.runs.size());
+  result.iou = torch::ones({n, m, m}, torch::kDouble);
+  std::vector<torch::Tensor> binary;
+  for (const auto& run : result.runs)
+    binary.push_back(binarize(run.attribution.maps.to(torch::kFloat), options.threshold));
+  for (int64_t a = 0; a < m; ++a)
+    for (int64_t b = a + 1; b < m; ++b) {
+      const auto v = iou(binary[a], binary[b]).to(torch::kDouble).view({n});
+      result.iou.select(1, a).select(1, b).copy_(v);
+      result.iou.select(1, b).select(1, a).copy_(v);
+    }
+  return result;
+}
+
+void add_comparison_to_report(report::Report& r, const torch::Tensor& images, const std::vector<std::string>& names,
+                              const MethodComparison& c, const CompareOptions& options) {
+  const int64_t n = images.size(0), m = static_cast<int64_t>(c.runs.size());
+  LOUPE_CHECK(static_cast<int64_t>(names.size()) == n, "image names: expected ", n, ", got ", names.size());
+  const bool signed_maps = options.explain.signed_maps;
+  const auto cmap = signed_maps ? Colormap::diverging : Colormap::jet;
+  // Figure: one row per image: the image, then one overlay per method. Large sets are cut
+  // into figures of 8 rows so each stays legible.
+  const int64_t cell = std::max<int64_t>(96, std::min<int64_t>(160, images.size(3)));
+  for (int64_t first = 0; first < n; first += 8) {
+    const int64_t last = std::min(n, first + 8);
+    std::vector<torch::Tensor> cells;
+    std::vector<std::string> labels, rows;
+    for (int64_t i = first; i < last; ++i) {
+      const auto img = images[i].cpu().to(torch::kFloat);
+      const auto rgb = img.size(0) == 1 ? img.expand({3, -1, -1}) : img;
+      cells.push_back(rgb);
+      labels.push_back(i == first ? "image" : "");
+      for (const auto& run : c.runs) {
+        const auto map = run.attribution.maps[i];
+        cells.push_back(overlay_heatmap(rgb, signed_maps ? (map + 1) / 2 : map, 0.5, cmap));
+        labels.push_back(i == first ? run.method : "");
+      }
+      rows.push_back(names[i].substr(0, 14) + "\nclass " + std::to_string(c.classes[i].item<int64_t>()));
+    }
+    const std::string caption =
+        n > 8 ? "Maps, images " + std::to_string(first + 1) + "-" + std::to_string(last) : std::string("Maps");
+    r.figure(caption, image_grid(cells, labels, GridOptions(m + 1).cell_size(cell), rows));
+  }
+  r.figure(signed_maps ? "Colour scale (bottom -1: against the class, white 0, top +1: for it)"
+                       : "Colour scale (bottom 0: no evidence, top 1: the strongest evidence)",
+           colorbar(160, 16, cmap));
+
+  // Agreement: IoU of every method pair per image.
+  if (m >= 2) {
+    report::Table t;
+    t.caption = "IoU between methods per image (each map binarised to " + describe(options.threshold) + ")";
+    t.columns = {"image"};
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (int64_t a = 0; a < m; ++a)
+      for (int64_t b = a + 1; b < m; ++b) {
+        pairs.emplace_back(a, b);
+        t.columns.push_back(c.runs[a].method + " / " + c.runs[b].method);
+      }
+    json per_image = json::array();
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<json> row{names[i]};
+      json entry = {{"image", names[i]}};
+      for (const auto& [a, b] : pairs) {
+        const double v = c.iou[i][a][b].item<double>();
+        row.push_back(v);
+        entry[c.runs[a].method + "/" + c.runs[b].method] = v;
+      }
+      t.rows.push_back(row);
+      per_image.push_back(entry);
+    }
+    std::vector<json> mean{"mean"};
+    for (const auto& [a, b] : pairs) mean.push_back(c.iou.select(1, a).select(1, b).mean().item<double>());
+    t.rows.push_back(mean);
+    r.table(t);
+    r.metric("iou_threshold", describe(options.threshold));
+    r.metric("iou", per_image);
+  }
+
+  // Cost: wall time per method, per image and model evaluations.
+  report::Table cost;
+  cost.caption = "Time per method (wall clock, " + std::to_string(n) + " image(s))";
+  cost.columns = {"method", "seconds per image", "model evaluations per image"};
+  for (const auto& run : c.runs) {
+    cost.rows.push_back({run.method, run.seconds / n, static_cast<double>(run.attribution.model_evaluations) / n});
+    r.metric("methods." + run.method + ".seconds", run.seconds);
+    r.metric("methods." + run.method + ".seconds_per_image", run.seconds / n);
+    r.metric("methods." + run.method + ".model_evaluations", run.attribution.model_evaluations);
+  }
+  r.table(cost);
+
+  if (c.fractions.defined()) {
+    report::Table t;
+    t.caption =
+        "Faithfulness: deletion AUC (lower is better) and insertion AUC (higher is better) of the class "
+        "probability, mean over images";
+    t.columns = {"method", "deletion AUC", "insertion AUC"};
+    std::vector<std::pair<std::string, std::vector<double>>> del_series, ins_series;
+    std::vector<double> x(c.fractions.data_ptr<double>(), c.fractions.data_ptr<double>() + c.fractions.numel());
+    for (const auto& run : c.runs) {
+      const double d = run.deletion_auc.mean().item<double>(), in = run.insertion_auc.mean().item<double>();
+      t.rows.push_back({run.method, d, in});
+      r.metric("methods." + run.method + ".deletion_auc", d);
+      r.metric("methods." + run.method + ".insertion_auc", in);
+      const auto dm = run.deletion_scores.mean(0).to(torch::kDouble).contiguous();
+      const auto im = run.insertion_scores.mean(0).to(torch::kDouble).contiguous();
+      del_series.emplace_back(run.method,
+                              std::vector<double>(dm.data_ptr<double>(), dm.data_ptr<double>() + dm.numel()));
+      ins_series.emplace_back(run.method,
+                              std::vector<double>(im.data_ptr<double>(), im.data_ptr<double>() + im.numel()));
+    }
+    r.table(t);
+    r.chart("Deletion: class probability as the most important pixels are removed (mean over images)",
+            report::line_chart("fraction of pixels removed", "class probability", del_series, x));
+    r.chart("Insertion: class probability as the most important pixels are revealed on a blurred copy",
+            report::line_chart("fraction of pixels inserted", "class probability", ins_series, x));
+  }
+}
+
+std::vector<std::string> write_comparison_maps(const fs::path& dir, const std::vector<std::string>& names,
+                                               const MethodComparison& c) {
+  std::vector<std::string> written;
+  for (size_t i = 0; i < names.size(); ++i)
+    for (const auto& run : c.runs) {
+      const auto rel = fs::path("maps") / names[i] / (run.method + ".npy");
+      write_npy(dir / rel, run.attribution.maps[static_cast<int64_t>(i)].to(torch::kFloat).contiguous());
+      written.push_back(rel.generic_string());
+    }
+  return written;
+}
+
+}  // namespace loupe

@@ -1,9 +1,9 @@
 #include "loupe/cli.h"
 
-#include <iostream>
+#include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
-#include <torch/torch.h>
+#include <iostream>
 
 #include "loupe/core/compat.h"
 #include "loupe/core/device.h"

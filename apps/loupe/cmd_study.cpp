@@ -16,7 +16,7 @@ namespace loupe::cli {
 Runner add_study_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("study", "Run a whole workflow and write its report");
   cmd->require_subcommand(1, 1);
-  const std::vector<StudyCommand> commands = {add_study_bias(*cmd)};
+  const std::vector<StudyCommand> commands = {add_study_bias(*cmd), add_study_compare(*cmd)};
   return [commands] {
     for (const auto& c : commands)
       if (c.command->parsed()) c.run();
@@ -33,6 +33,13 @@ Runner add_demo_command(CLI::App& app) {
     report::Report index("loupe demo", "every study's quick preset on built-in data");
     index.section("Studies");
     for (const auto& study : studies()) {
+      const std::string missing = study.unavailable ? study.unavailable() : "";
+      if (!missing.empty()) {
+        std::cout << "== study " << study.name << ": skipped, " << missing << "\n";
+        index.text(study.name + ": skipped, " + missing + ".");
+        index.metric(study.name + ".skipped", missing);
+        continue;
+      }
       std::cout << "== study " << study.name << ": " << study.description << "\n";
       StudyCommon common;
       common.preset = "quick";

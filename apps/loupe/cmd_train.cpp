@@ -1,11 +1,11 @@
 // loupe train / loupe eval
+#include <torch/torch.h>
+
 #include <iomanip>
 #include <iostream>
 
-#include <torch/torch.h>
-
-#include "loupe/cli.h"
 #include "common.h"
+#include "loupe/cli.h"
 #include "loupe/core/error.h"
 #include "loupe/data/registry.h"
 #include "loupe/models/checkpoint.h"
@@ -128,7 +128,8 @@ Runner add_eval_command(CLI::App& app) {
     auto splits = load(f->data, f->common.seed);
     const auto& data = f->split == "test" ? *splits.test : *splits.validation;
     LOUPE_CHECK(data.image_shape()[0] == info.spec.in_channels, "--data ", f->data.name, ": images have ",
-                data.image_shape()[0], " channel(s) but checkpoint ", f->checkpoint, " expects ", info.spec.in_channels);
+                data.image_shape()[0], " channel(s) but checkpoint ", f->checkpoint, " expects ",
+                info.spec.in_channels);
     LOUPE_CHECK(data.num_classes() == info.spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
                 " classes but checkpoint ", f->checkpoint, " has ", info.spec.num_classes);
     const auto e = evaluate_classifier(*model, data, device);
@@ -139,10 +140,11 @@ Runner add_eval_command(CLI::App& app) {
     if (!f->common.out.empty()) {
       report::Report r("Evaluation of " + fs::path(f->checkpoint).filename().string(), f->data.name + " · " + f->split);
       r.section("Accuracy");
-      r.table({"", {"model", "data", "split", "images", "accuracy", "loss"},
+      r.table({"",
+               {"model", "data", "split", "images", "accuracy", "loss"},
                {{info.spec.arch, f->data.name, f->split, data.size(), e.accuracy, e.loss}}});
-      r.chart("Confusion matrix",
-              report::heatmap("true class", "predicted", data.class_names(), data.class_names(), e.confusion, "images"));
+      r.chart("Confusion matrix", report::heatmap("true class", "predicted", data.class_names(), data.class_names(),
+                                                  e.confusion, "images"));
       r.metric("accuracy", e.accuracy);
       r.metric("loss", e.loss);
       r.write(f->common.out);

@@ -83,8 +83,9 @@ Coalitions shap_coalitions(int64_t k, int64_t budget, int64_t exact_max_features
 
 Attribution KernelShap::explain(TappedModel& model, const torch::Tensor& images, const Target& target) {
   const auto& o = options_.perturbation;
-  auto gen = at::detail::createCPUGenerator(o.seed);
   return explain_images(model, images, options_, [&](PerturbationEngine& engine, const torch::Tensor& x, int64_t i) {
+    // Every image draws from the same seed: a result never depends on its batch.
+    auto gen = at::detail::createCPUGenerator(o.seed);
     const auto labels = image_segments(x, o, i);
     const int64_t k = check_label_map(labels, x.size(1), x.size(2), "segments");
     const auto fill = masker_fill(x, o, Masker::kImageMean, i, labels);
@@ -105,7 +106,9 @@ Attribution KernelShap::explain(TappedModel& model, const torch::Tensor& images,
       const auto sw = c.weights.sqrt().unsqueeze(1);
       const auto a = sw * (z.slice(1, 0, k - 1) - last);
       const auto b = sw * (y.unsqueeze(1) - fnull - last * delta);
-      const auto head = std::get<0>(torch::linalg::lstsq(a, b, {}, {})).flatten();
+      // gelsd (SVD, minimum norm, as numpy.linalg.lstsq in SHAP): sampled coalitions can
+      // leave the system rank-deficient, where gelsy's answer is not even repeatable.
+      const auto head = std::get<0>(torch::linalg::lstsq(a, b, {}, c10::string_view("gelsd"))).flatten();
       phi = torch::cat({head, (delta - head.sum()).view({1})});
     }
     const auto map = phi.to(torch::kFloat).index_select(0, labels.flatten().cpu()).view({x.size(1), x.size(2)});

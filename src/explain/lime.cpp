@@ -26,8 +26,9 @@ Attribution Lime::explain(TappedModel& model, const torch::Tensor& images, const
   const int64_t n = o.samples > 0 ? o.samples : 1000;
   LOUPE_CHECK(o.kernel_width > 0, "LIME kernel width ", o.kernel_width, ": expected a positive width");
   LOUPE_CHECK(o.top_labels >= 0, "LIME top_labels ", o.top_labels, ": expected >= 0");
-  auto gen = at::detail::createCPUGenerator(o.seed);
   return explain_images(model, images, options_, [&](PerturbationEngine& engine, const torch::Tensor& x, int64_t i) {
+    // Every image draws from the same seed: a result never depends on its batch.
+    auto gen = at::detail::createCPUGenerator(o.seed);
     const auto labels = image_segments(x, o, i);
     const int64_t k = check_label_map(labels, x.size(1), x.size(2), "segments");
     std::vector<Target> targets{target};

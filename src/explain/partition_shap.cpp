@@ -38,9 +38,10 @@ Attribution PartitionShap::explain(TappedModel& model, const torch::Tensor& imag
   const auto& o = options_.perturbation;
   LOUPE_CHECK(o.max_evals >= 4, "partition max_evals ", o.max_evals,
               ": expected at least 4 (f(x), f(fill) and one split)");
-  std::mt19937_64 rng(o.seed);
-  std::normal_distribution<double> noise;
   return explain_images(model, images, options_, [&](PerturbationEngine& engine, const torch::Tensor& x, int64_t i) {
+    // Every image draws from the same seed: a result never depends on its batch.
+    std::mt19937_64 rng(o.seed);
+    std::normal_distribution<double> noise;
     const int64_t h = x.size(1), w = x.size(2);
     const auto fill = masker_fill(x, o, Masker::kBlur, i);
     const auto bopts = torch::TensorOptions().device(engine.device()).dtype(torch::kBool);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "loupe/core/blur.h"
 #include "loupe/core/compat.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/cam_base.h"
@@ -176,16 +177,7 @@ torch::Tensor gaussian_blur_kernel(const torch::Tensor& image, int64_t kernel_si
   check_image(image, "blur image");
   LOUPE_CHECK(kernel_size >= 1, "blur size ", kernel_size, ": expected a positive kernel side");
   const int64_t k = kernel_size | 1;  // odd, as OpenCV requires
-  const double sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8;
-  const int64_t r = k / 2, c = image.size(0);
-  const auto t = torch::arange(-r, r + 1, image.options().dtype(torch::kFloat));
-  auto g = torch::exp(-(t * t) / (2 * sigma * sigma));
-  g = g / g.sum();
-  namespace F = torch::nn::functional;
-  auto x = F::pad(image.to(torch::kFloat).unsqueeze(0), F::PadFuncOptions({r, r, r, r}).mode(torch::kReplicate));
-  x = F::conv2d(x, g.view({1, 1, 1, k}).expand({c, 1, 1, k}).contiguous(), F::Conv2dFuncOptions().groups(c));
-  x = F::conv2d(x, g.view({1, 1, k, 1}).expand({c, 1, k, 1}).contiguous(), F::Conv2dFuncOptions().groups(c));
-  return x.squeeze(0);
+  return gaussian_blur(image.to(torch::kFloat), opencv_sigma(k), k / 2, BlurBorder::kReplicate);
 }
 
 torch::Tensor segment_mean(const torch::Tensor& image, const torch::Tensor& labels) {

@@ -35,7 +35,7 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   const int64_t h = rgb.size(1), w = rgb.size(2), n = h * w;
   // Joint space (ratio·Lab, y, x); the density is a Gaussian of σ = kernel_size over the
   // window of radius ceil(3σ), the pixel itself included.
-  const auto features = detail::gaussian_blur(rgb_to_lab(rgb), options.sigma) * options.ratio;
+  const auto features = detail::scipy_gaussian_filter(rgb_to_lab(rgb), options.sigma) * options.ratio;
   const auto radius = static_cast<int64_t>(std::ceil(3.0 * options.kernel_size));
   const int64_t side = 2 * radius + 1;
   const double inf = std::numeric_limits<double>::infinity();

@@ -13,8 +13,9 @@ Attribution Rise::explain(TappedModel& model, const torch::Tensor& images, const
   const double p = o.rise_probability;
   LOUPE_CHECK(s >= 1, "RISE cells ", s, ": expected a grid side >= 1");
   LOUPE_CHECK(p > 0 && p <= 1, "RISE probability ", p, ": expected a value in (0,1]");
-  auto gen = at::detail::createCPUGenerator(o.seed);
   return explain_images(model, images, options_, [&](PerturbationEngine& engine, const torch::Tensor& x, int64_t i) {
+    // Every image draws from the same seed: a result never depends on its batch.
+    auto gen = at::detail::createCPUGenerator(o.seed);
     const int64_t h = x.size(1), w = x.size(2);
     const int64_t cell_h = (h + s - 1) / s, cell_w = (w + s - 1) / s;
     const auto cpu = torch::TensorOptions().dtype(torch::kFloat);

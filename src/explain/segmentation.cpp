@@ -65,29 +65,5 @@ torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who) {
   return rgb.size(0) == 1 ? rgb.expand({3, -1, -1}).contiguous() : rgb.contiguous();
 }
 
-namespace {
-// Indices of a length-n axis padded by r on each side with scipy's 'reflect' rule
-// (d c b a | a b c d | d c b a).
-torch::Tensor reflect_indices(int64_t n, int64_t r, torch::Device device) {
-  const auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  auto i = torch::arange(-r, n + r, opts).remainder(2 * n);
-  return torch::where(i >= n, 2 * n - 1 - i, i);
-}
-}  // namespace
-
-torch::Tensor gaussian_blur(const torch::Tensor& chw, double sigma) {
-  if (sigma <= 0) return chw;
-  const auto r = static_cast<int64_t>(4.0 * sigma + 0.5);
-  if (r == 0) return chw;
-  auto kernel = torch::arange(-r, r + 1, chw.options()).square().mul(-0.5 / (sigma * sigma)).exp();
-  kernel = kernel / kernel.sum();
-  auto out = chw;
-  for (int64_t dim : {1, 2}) {
-    const auto padded = out.index_select(dim, reflect_indices(out.size(dim), r, chw.device()));
-    out = (padded.unfold(dim, 2 * r + 1, 1) * kernel).sum(-1);
-  }
-  return out;
-}
-
 }  // namespace detail
 }  // namespace loupe

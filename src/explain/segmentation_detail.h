@@ -7,15 +7,19 @@
 
 #include <string>
 
+#include "loupe/core/blur.h"
+
 namespace loupe::detail {
 
 // Checks image is a finite floating [C,H,W] with C in {1,3} and H,W >= 1; returns it as
 // float32 (float64 if it was) [3,H,W], gray repeated. Errors name `who` and "image".
 torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who);
 
-// Separable Gaussian filter over the last two dims of [C,H,W], as scipy.ndimage's
-// gaussian_filter: truncate 4σ, 'reflect' (half-sample symmetric) borders.
-torch::Tensor gaussian_blur(const torch::Tensor& chw, double sigma);
+// Gaussian filter over the last two dims of [C,H,W], as scipy.ndimage's gaussian_filter:
+// truncate 4σ (radius round(4σ)), 'reflect' (half-sample symmetric) borders; σ <= 0 = none.
+inline torch::Tensor scipy_gaussian_filter(const torch::Tensor& chw, double sigma) {
+  return sigma <= 0 ? chw : gaussian_blur(chw, sigma, static_cast<int64_t>(4.0 * sigma + 0.5), BlurBorder::kReflect);
+}
 
 // For int64 [H,W] labels: int64 [H*W] holding, for each pixel, the smallest pixel index
 // of its 4-connected same-label region.

@@ -48,7 +48,7 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
   torch::NoGradGuard no_grad;
   const auto rgb = detail::checked_rgb(image, "slic");
   const int64_t h = rgb.size(1), w = rgb.size(2);
-  const auto lab = rgb_to_lab(detail::gaussian_blur(rgb, options.sigma)) / options.compactness;
+  const auto lab = rgb_to_lab(detail::scipy_gaussian_filter(rgb, options.sigma)) / options.compactness;
   const auto fopts = lab.options();
   const auto lopts = fopts.dtype(torch::kLong);
 

@@ -1,11 +1,11 @@
 #include "loupe/studies/bias.h"
 
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
-
-#include <torch/torch.h>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
@@ -107,16 +107,19 @@ Panel gradcam_panel(TappedModel& lazy, TappedModel& control, const torch::Tensor
     panel.control_pred.push_back(control_pred[i].item<int64_t>());
     captions.push_back(">" + names[panel.control_pred.back()]);
   }
-  panel.grid = image_grid(cells, captions, GridOptions(n).cell_size(84).padding(6),
-                          {"input", "lazy", "control"});
+  panel.grid = image_grid(cells, captions, GridOptions(n).cell_size(84).padding(6), {"input", "lazy", "control"});
   return panel;
 }
 
 json epoch_series(const std::vector<EpochRecord>& h) {
   json rows = json::array();
   for (const auto& r : h)
-    rows.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
-                    {"val_loss", r.val_loss}, {"val_accuracy", r.val_accuracy}, {"seconds", r.seconds}});
+    rows.push_back({{"epoch", r.epoch},
+                    {"train_loss", r.train_loss},
+                    {"train_accuracy", r.train_accuracy},
+                    {"val_loss", r.val_loss},
+                    {"val_accuracy", r.val_accuracy},
+                    {"seconds", r.seconds}});
   return rows;
 }
 
@@ -155,10 +158,12 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 
-  const auto gray_train = o.base == "mnist" ? load_mnist(o.data_dir, "train")
-                                            : load_fashion_mnist("train", o.data_dir.empty() ? kFashionMnistDir : o.data_dir);
-  const auto gray_test = o.base == "mnist" ? load_mnist(o.data_dir, "test")
-                                           : load_fashion_mnist("test", o.data_dir.empty() ? kFashionMnistDir : o.data_dir);
+  const auto gray_train = o.base == "mnist"
+                              ? load_mnist(o.data_dir, "train")
+                              : load_fashion_mnist("train", o.data_dir.empty() ? kFashionMnistDir : o.data_dir);
+  const auto gray_test = o.base == "mnist"
+                             ? load_mnist(o.data_dir, "test")
+                             : load_fashion_mnist("test", o.data_dir.empty() ? kFashionMnistDir : o.data_dir);
   const auto classes = gray_train.class_names();
 
   ColouredOptions copts;
@@ -217,7 +222,8 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
         break;
       }
   }
-  const auto aligned_i = torch::tensor(aligned_idx, torch::kLong), conflict_i = torch::tensor(conflict_idx, torch::kLong);
+  const auto aligned_i = torch::tensor(aligned_idx, torch::kLong),
+             conflict_i = torch::tensor(conflict_idx, torch::kLong);
   const auto aligned = coloured.validation.get(aligned_i), aligned_gray = gray.validation.get(aligned_i);
   const auto conflict = coloured.test.get(conflict_i), conflict_gray = gray.test.get(conflict_i);
   const auto aligned_panel =
@@ -228,16 +234,16 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const std::string base_name = o.base == "mnist" ? "MNIST" : "FashionMNIST";
 
-  report::Report r("Shortcut study: Coloured" + base_name,
-                   "preset " + o.common.preset + " · " + s.arch + " · " + std::to_string(s.epochs) + " epoch(s) · bias " +
-                       percent(o.bias));
+  report::Report r("Shortcut study: Coloured" + base_name, "preset " + o.common.preset + " · " + s.arch + " · " +
+                                                               std::to_string(s.epochs) + " epoch(s) · bias " +
+                                                               percent(o.bias));
   r.section("Summary");
   std::ostringstream headline;
   headline << "The lazy model, trained where " << percent(o.bias) << " of images carry their class colour, scores "
            << percent(lazy_val.accuracy) << " on the biased validation split but " << percent(lazy_test.accuracy)
            << " on the inverted test split, where class c wears the colour of class (c+" << o.test_offset
-           << ") mod 10. The control, trained on grayscale images, scores " << percent(control_val.accuracy)
-           << " and " << percent(control_test.accuracy) << " on the same two splits in grayscale. ";
+           << ") mod 10. The control, trained on grayscale images, scores " << percent(control_val.accuracy) << " and "
+           << percent(control_test.accuracy) << " on the same two splits in grayscale. ";
   if (lazy_test.accuracy < 0.5 * control_test.accuracy)
     headline << "The lazy model learned the colour shortcut, not the shapes.";
   else
@@ -268,18 +274,20 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
             {"run time (s)", seconds}}});
 
   r.section("Confusion matrices");
-  r.text("Rows are the true class, columns the prediction, on the inverted test split. A lazy model's mass sits near the "
-         "diagonal shifted by the colour offset: it predicts the class whose colour it sees, or one of a similar colour.");
+  r.text(
+      "Rows are the true class, columns the prediction, on the inverted test split. A lazy model's mass sits near the "
+      "diagonal shifted by the colour offset: it predicts the class whose colour it sees, or one of a similar colour.");
   r.chart("Lazy model, inverted test split",
           report::heatmap("true class", "predicted", classes, classes, lazy_test.confusion, "images"));
   r.chart("Control model, grayscale test split",
           report::heatmap("true class", "predicted", classes, classes, control_test.confusion, "images"));
 
   r.section("Recolouring probe");
-  r.text("Grayscale test images of class a (rows), tinted with the colour of class b (columns): the fraction the model "
-         "assigns to class b. A model that ignores colour has zeros off the diagonal; a shortcut learner has ones. "
-         "Mean off-diagonal rate: lazy " + percent(mean_off_diagonal(probe)) + ", control " +
-         percent(mean_off_diagonal(control_probe)) + ".");
+  r.text(
+      "Grayscale test images of class a (rows), tinted with the colour of class b (columns): the fraction the model "
+      "assigns to class b. A model that ignores colour has zeros off the diagonal; a shortcut learner has ones. "
+      "Mean off-diagonal rate: lazy " +
+      percent(mean_off_diagonal(probe)) + ", control " + percent(mean_off_diagonal(control_probe)) + ".");
   const std::vector<std::string> colour_cols = [&] {
     std::vector<std::string> cols;
     for (size_t b = 0; b < classes.size(); ++b) cols.push_back(coloured_palette_names()[b] + " (" + classes[b] + ")");
@@ -291,13 +299,17 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
           report::heatmap("true class a", "tint colour of class b", classes, colour_cols, control_probe, "fraction"));
 
   r.section("Grad-CAM: aligned examples");
-  r.text("Validation images whose colour matches their class. Top row: input and true class; below, each model's "
-         "Grad-CAM (" + lazy->default_cam_tap() + ") for its own prediction (after the arrow). The control sees the gray "
-         "version.");
+  r.text(
+      "Validation images whose colour matches their class. Top row: input and true class; below, each model's "
+      "Grad-CAM (" +
+      lazy->default_cam_tap() +
+      ") for its own prediction (after the arrow). The control sees the gray "
+      "version.");
   r.figure("Aligned examples (biased validation split)", aligned_panel.grid);
   r.section("Grad-CAM: conflicting examples");
-  r.text("Inverted test images: the colour belongs to another class. Where the lazy model follows the colour, its "
-         "prediction is that other class.");
+  r.text(
+      "Inverted test images: the colour belongs to another class. Where the lazy model follows the colour, its "
+      "prediction is that other class.");
   r.figure("Conflicting examples (inverted test split)", conflict_panel.grid);
 
   r.section("Training");
@@ -345,10 +357,19 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
          std::to_string(static_cast<int64_t>(control_rate)) + " images/s on " + device.str() + ".");
 
   r.metric("study", "bias");
-  r.metric("settings", {{"preset", o.common.preset}, {"base", o.base}, {"arch", s.arch}, {"optimizer", s.optimizer},
-                        {"lr", s.lr}, {"epochs", s.epochs}, {"batch_size", s.batch_size},
-                        {"train_images", lazy_train.size()}, {"control_train_images", control_train.size()}, {"bias", o.bias}, {"test_offset", o.test_offset},
-                        {"seed", o.common.seed}, {"device", device.str()}});
+  r.metric("settings", {{"preset", o.common.preset},
+                        {"base", o.base},
+                        {"arch", s.arch},
+                        {"optimizer", s.optimizer},
+                        {"lr", s.lr},
+                        {"epochs", s.epochs},
+                        {"batch_size", s.batch_size},
+                        {"train_images", lazy_train.size()},
+                        {"control_train_images", control_train.size()},
+                        {"bias", o.bias},
+                        {"test_offset", o.test_offset},
+                        {"seed", o.common.seed},
+                        {"device", device.str()}});
   r.metric("lazy.validation_accuracy", lazy_val.accuracy);
   r.metric("lazy.inverted_test_accuracy", lazy_test.accuracy);
   r.metric("lazy.gray_test_accuracy", lazy_gray.accuracy);

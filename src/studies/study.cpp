@@ -2,6 +2,7 @@
 
 #include "loupe/core/error.h"
 #include "loupe/studies/bias.h"
+#include "loupe/studies/compare_study.h"
 
 namespace loupe {
 
@@ -11,11 +12,25 @@ void check_preset(const std::string& preset) {
 
 const std::vector<StudyEntry>& studies() {
   static const std::vector<StudyEntry> entries = {
-      {"bias", "Shortcut learning on ColouredFashionMNIST: a lazy model that learns colour vs a grayscale control",
+      {"bias",
+       "Shortcut learning on ColouredFashionMNIST: a lazy model that learns colour vs a grayscale control",
        [](const StudyCommon& common) {
          BiasStudyOptions o;
          o.common = common;
          return run_bias_study(o);
+       },
+       {}},
+      {"compare",
+       "Explanation methods side by side on scikit-image's photos: maps, Grad-CAM/LIME agreement, faithfulness, time",
+       [](const StudyCommon& common) {
+         CompareStudyOptions o;
+         o.common = common;
+         return run_compare_study(o);
+       },
+       [] {
+         return find_skimage_photos().empty()
+                    ? std::string("scikit-image's photos not found (run scripts/fetch_photos.sh)")
+                    : std::string();
        }},
   };
   return entries;

@@ -111,7 +111,8 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
            "--device", "cpu", "--out", (dir / "cams").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir / "cams" / "report.html"));
-  EXPECT_TRUE(fs::exists(dir / "cams" / "overlays" / "red_bar.png"));
+  EXPECT_TRUE(fs::exists(dir / "cams" / "overlays" / "red_bar_gradcam.png"));
+  EXPECT_TRUE(fs::exists(dir / "cams" / "maps" / "red_bar" / "gradcam.npy"));
 
   r = run({"explain", "gradcam", "--checkpoint", ckpt, "--images", (dir / "red_bar.png").string(), "--tap", "layer9",
            "--device", "cpu", "--out", (dir / "cams2").string()});

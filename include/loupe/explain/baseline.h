@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "loupe/core/blur.h"  // gaussian_blur (radius ceil(3σ), replicated edges)
+
 namespace loupe {
 
 enum class Baseline { Black, White, Blur };
@@ -17,8 +19,5 @@ Baseline parse_baseline(const std::string& text);
 // The baseline for images [N,C,H,W], same shape, dtype and device. blur_sigma is the
 // Gaussian's σ in pixels (kernel radius ceil(3σ), borders replicated); used by Blur only.
 torch::Tensor make_baseline(const torch::Tensor& images, Baseline kind, double blur_sigma);
-
-// Separable Gaussian blur of images [N,C,H,W] with σ in pixels; σ = 0 returns a copy.
-torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma);
 
 }  // namespace loupe

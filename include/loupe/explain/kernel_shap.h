@@ -6,6 +6,8 @@
 // 2K + 2048) covers them, the rest sampled by the Shapley kernel with antithetic
 // (complement) pairs, duplicates merged. Efficiency Σφ = f(x) − f(fill) is exact: one
 // variable is eliminated before the weighted least squares (no L1 selection).
+// Sampled coalitions come from `seed` afresh for every image, so a map does not depend
+// on the batch the image came in.
 // weights = φ [K]; map = each pixel's segment φ; extras: "base_value" f(fill), "segments".
 #pragma once
 

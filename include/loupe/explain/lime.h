@@ -3,7 +3,8 @@
 // `samples` (default 1000) Bernoulli(0.5) masks with the unperturbed sample first,
 // hidden segments filled with each segment's mean colour (or any masker), kernel
 // sqrt(exp(−d²/w²)) of the cosine distance d to the all-ones mask (w = 0.25), and a
-// weighted ridge fit with intercept (alpha = 1; all features kept, no selection).
+// weighted ridge fit with intercept (alpha = 1; all features kept, no selection). Masks
+// come from `seed` afresh for every image, so a map does not depend on its batch.
 // weights = coefficients [K]; map = each pixel's segment coefficient. extras:
 // "intercept", "r2" (weighted R², lime's `score`), "local_prediction", "segments"
 // [H,W]; with top_labels = k, the k largest model outputs are explained in one pass:

@@ -3,7 +3,7 @@
 // SHAP's image tree also splits channels); each node's credit is the average of its
 // two children's marginal gains with the sibling hidden and shown, nodes expanded in
 // order of |gain|·weight (ties broken by `seed`) until max_evals (default 500, at least
-// 4) is spent; unexpanded nodes spread their credit evenly over their pixels, so
+// 4) is spent (tie-break noise from `seed` afresh per image); unexpanded nodes spread their credit evenly over their pixels, so
 // Σ map = f(x) − f(fill) exactly. Hidden pixels: the masker (default Gaussian blur of
 // side blur_size, cf. SHAP's "blur(128,128)"; or a replacement image). map = pixel
 // values; extras: "base_value" f(fill). Every mask evaluated is kept on the device

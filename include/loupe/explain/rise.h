@@ -3,7 +3,8 @@
 // shift in [0,cell) (edges clamp); map = Σ_i f(x ⊙ m_i)·m_i / (N·p). Hidden pixels get
 // the masker's fill (default constant fill_value = 0, i.e. x ⊙ m). Defaults N = 4000,
 // s = 7, p = 0.5 (the paper's ResNet-50 settings). Masks are drawn from `seed` on the
-// CPU, so maps are reproducible on any device.
+// CPU, so maps are reproducible on any device; every image uses the same masks, so a
+// map does not depend on the batch the image came in.
 #pragma once
 
 #include "loupe/explain/perturbation.h"

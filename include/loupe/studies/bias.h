@@ -25,7 +25,7 @@ struct BiasStudyOptions {
   std::optional<int64_t> batch_size;
   std::optional<int64_t> train_images;          // lazy model: first N training images (0 = all 48k)
   std::optional<int64_t> control_train_images;  // control model: first N grayscale training images (0 = all)
-  int64_t probe_images_per_class = 50;  // recolouring probe: gray test images per class
+  int64_t probe_images_per_class = 50;          // recolouring probe: gray test images per class
 };
 
 // The fully resolved settings a run uses (preset defaults filled in).

@@ -2,11 +2,11 @@
 // drives `loupe study <name>` and `loupe demo`.
 #pragma once
 
+#include <torch/types.h>
+
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "loupe/core/fs.h"
 #include "loupe/report/report.h"
@@ -14,10 +14,10 @@
 namespace loupe {
 
 struct StudyCommon {
-  std::string preset = "quick";                 // "quick" (a 2-core CPU, minutes) or "paper"
+  std::string preset = "quick";  // "quick" (a 2-core CPU, minutes) or "paper"
   torch::Device device = torch::Device(torch::kCPU);
   uint64_t seed = 0;
-  fs::path out = "loupe-out";                   // report folder (report.html, metrics.json, models/)
+  fs::path out = "loupe-out";  // report folder (report.html, metrics.json, models/)
 };
 
 struct StudyEntry {
@@ -26,6 +26,9 @@ struct StudyEntry {
   // Runs the study with its defaults for the common options and returns its report
   // (already written to common.out).
   std::function<report::Report(const StudyCommon&)> run;
+  // Why the study cannot run here (e.g. its data is missing), or "" when it can; the demo
+  // skips it with that note. Unset = always runs.
+  std::function<std::string()> unavailable;
 };
 
 const std::vector<StudyEntry>& studies();

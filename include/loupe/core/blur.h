@@ -1,0 +1,25 @@
+// Separable Gaussian blur in LibTorch ops (any device): weights exp(−t²/2σ²) for t in
+// [−r, r], normalised to sum 1, applied along H then W of [..., H, W] tensors. The
+// radius and border rule are parameters because the references differ: OpenCV and PIL
+// replicate the edge pixel, scipy.ndimage reflects (d c b a | a b c d | d c b a) and
+// truncates at r = round(4σ); loupe's baselines use r = ceil(3σ) with replicated edges.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace loupe {
+
+enum class BlurBorder { kReplicate, kReflect };
+
+// images: floating [..., H, W] (at least 2-D); σ in pixels (finite, >= 0); radius < 0
+// means ceil(3σ). σ = 0 or radius 0 returns a copy. Other input is a loupe::Error.
+torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t radius = -1,
+                            BlurBorder border = BlurBorder::kReplicate);
+
+// OpenCV's σ for an odd kernel side k (getGaussianKernel with sigma <= 0):
+// 0.3·((k − 1)/2 − 1) + 0.8.
+double opencv_sigma(int64_t kernel_size);
+
+}  // namespace loupe

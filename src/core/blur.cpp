@@ -1,0 +1,43 @@
+#include "loupe/core/blur.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "loupe/core/error.h"
+
+namespace loupe {
+namespace {
+
+// Source index of each position of a length-n axis padded by r on both sides.
+torch::Tensor padded_indices(int64_t n, int64_t r, BlurBorder border, torch::Device device) {
+  const auto i = torch::arange(-r, n + r, torch::TensorOptions().dtype(torch::kLong).device(device));
+  if (border == BlurBorder::kReplicate) return i.clamp(0, n - 1);
+  const auto m = i.remainder(2 * n);
+  return torch::where(m >= n, 2 * n - 1 - m, m);
+}
+
+}  // namespace
+
+double opencv_sigma(int64_t kernel_size) { return 0.3 * ((kernel_size - 1) * 0.5 - 1) + 0.8; }
+
+torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t radius, BlurBorder border) {
+  LOUPE_CHECK(std::isfinite(sigma) && sigma >= 0, "blur sigma ", sigma, ": expected a finite value >= 0 (pixels)");
+  LOUPE_CHECK(images.defined() && images.dim() >= 2 && images.is_floating_point(),
+              "blur: expected a floating tensor [..., H, W], got ",
+              images.defined() ? images.sizes() : torch::IntArrayRef{});
+  const int64_t r = radius < 0 ? static_cast<int64_t>(std::ceil(3 * sigma)) : radius;
+  if (sigma == 0 || r == 0) return images.clone();
+  const int64_t h = images.size(-2), w = images.size(-1);
+  auto kernel = torch::arange(-r, r + 1, images.options()).square().mul(-0.5 / (sigma * sigma)).exp();
+  kernel = kernel / kernel.sum();
+  namespace F = torch::nn::functional;
+  auto x = images.reshape({-1, 1, h, w});
+  x = x.index_select(2, padded_indices(h, r, border, images.device()));
+  x = x.index_select(3, padded_indices(w, r, border, images.device()));
+  x = F::conv2d(x, kernel.view({1, 1, -1, 1}));
+  x = F::conv2d(x, kernel.view({1, 1, 1, -1}));
+  return x.reshape(images.sizes());
+}
+
+}  // namespace loupe

@@ -1,0 +1,325 @@
+#include "loupe/studies/compare_study.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "loupe/core/colormap.h"
+#include "loupe/core/error.h"
+#include "loupe/core/image.h"
+#include "loupe/core/progress.h"
+#include "loupe/data/dataset.h"
+#include "loupe/data/image_folder.h"
+#include "loupe/models/checkpoint.h"
+#include "loupe/models/zoo.h"
+#include "loupe/studies/compare.h"
+#include "loupe/train/trainer.h"
+
+namespace loupe {
+namespace {
+
+namespace F = torch::nn::functional;
+using report::json;
+
+struct SkimagePhoto {
+  const char* file;
+  const char* group;
+};
+
+// scikit-image's photographs (not its test patterns), grouped as in the comparison that
+// found higher Grad-CAM/LIME agreement on single-object images than on cluttered ones.
+const std::vector<SkimagePhoto>& skimage_photo_list() {
+  static const std::vector<SkimagePhoto> list = {
+      {"astronaut.png", "single object"}, {"camera.png", "single object"},
+      {"chelsea.png", "single object"},   {"coffee.png", "single object"},
+      {"horse.png", "single object"},     {"rocket.jpg", "single object"},
+      {"coins.png", "cluttered"},         {"hubble_deep_field.jpg", "cluttered"},
+      {"ihc.png", "cluttered"},           {"motorcycle_left.png", "cluttered"},
+      {"page.png", "cluttered"},          {"gravel.png", "cluttered"},
+  };
+  return list;
+}
+
+// RGB [3,H,W]: gray is replicated, transparent pixels are composited on white.
+torch::Tensor photo_rgb(const fs::path& file) {
+  auto img = read_image(file);
+  if (img.size(0) == 2 || img.size(0) == 4) {
+    const auto alpha = img.narrow(0, img.size(0) - 1, 1);
+    img = img.narrow(0, 0, img.size(0) - 1) * alpha + (1 - alpha);
+  }
+  if (img.size(0) == 1) img = img.expand({3, -1, -1}).contiguous();
+  return img;
+}
+
+torch::Tensor resize_to(const torch::Tensor& chw, int64_t h, int64_t w) {
+  const bool down = h <= chw.size(1) && w <= chw.size(2);
+  auto o = F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w});
+  o = down ? o.mode(torch::kArea) : o.mode(torch::kBilinear).align_corners(false);
+  return F::interpolate(chw.unsqueeze(0), o).squeeze(0).clamp(0, 1);
+}
+
+torch::Tensor centre_square(const torch::Tensor& chw, int64_t size) {
+  const int64_t h = chw.size(1), w = chw.size(2), side = std::min(h, w);
+  return resize_to(chw.narrow(1, (h - side) / 2, side).narrow(2, (w - side) / 2, side), size, size);
+}
+
+// Random square crops of every photo (side 40-100% of the short side), flipped half the
+// time and brightness-jittered, labelled by photo: the instance-discrimination task.
+TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::vector<std::string>& names,
+                          int64_t per_photo, int64_t size, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  const auto n = static_cast<int64_t>(photos.size());
+  auto images = torch::empty({n * per_photo, 3, size, size}, torch::kUInt8);
+  auto labels = torch::empty({n * per_photo}, torch::kLong);
+  for (int64_t p = 0; p < n; ++p) {
+    // Work at twice the output size so crops are downsampled, never blown up much.
+    const auto& full = photos[p];
+    const double scale = 2.0 * size / std::min(full.size(1), full.size(2));
+    const auto photo = resize_to(full, std::max<int64_t>(size, std::lround(full.size(1) * scale)),
+                                 std::max<int64_t>(size, std::lround(full.size(2) * scale)));
+    const int64_t h = photo.size(1), w = photo.size(2), short_side = std::min(h, w);
+    const auto u = at::rand({per_photo, 5}, gen, torch::kDouble);
+    for (int64_t k = 0; k < per_photo; ++k) {
+      const int64_t side = std::max<int64_t>(8, std::lround(short_side * (0.4 + 0.6 * u[k][0].item<double>())));
+      const int64_t top = std::lround((h - side) * u[k][1].item<double>());
+      const int64_t left = std::lround((w - side) * u[k][2].item<double>());
+      auto crop = resize_to(photo.narrow(1, top, side).narrow(2, left, side), size, size);
+      if (u[k][3].item<double>() < 0.5) crop = crop.flip({2});
+      crop = (crop * (0.8 + 0.4 * u[k][4].item<double>())).clamp(0, 1);
+      images[p * per_photo + k] = crop.mul(255).round().to(torch::kUInt8);
+      labels[p * per_photo + k] = p;
+    }
+  }
+  return TensorDataset(images, labels, names);
+}
+
+std::string fixed3(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(3) << v;
+  return os.str();
+}
+
+}  // namespace
+
+fs::path find_skimage_photos() {
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("LOUPE_PHOTOS")) candidates.emplace_back(env);
+  candidates.emplace_back("/usr/lib/python3/dist-packages/skimage/data");
+  candidates.emplace_back(fs::current_path() / "data" / "skimage");
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "data" / "skimage");
+    candidates.push_back(exe.parent_path().parent_path() / "data" / "skimage");
+  }
+  for (const auto& dir : candidates)
+    if (fs::exists(dir / "astronaut.png", ec)) return dir;
+  return {};
+}
+
+PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
+  LOUPE_CHECK(size >= 8, "photo size ", size, ": expected at least 8 pixels");
+  PhotoSet set;
+  std::vector<torch::Tensor> images;
+  auto add = [&](const fs::path& file, const std::string& group) {
+    images.push_back(centre_square(photo_rgb(file), size));
+    set.files.push_back(file);
+    set.names.push_back(file.stem().string());
+    set.groups.push_back(group);
+  };
+  if (skimage_groups) {
+    for (const auto& p : skimage_photo_list())
+      if (fs::exists(dir / p.file)) add(dir / p.file, p.group);
+  } else {
+    std::error_code ec;
+    LOUPE_CHECK(fs::is_directory(dir, ec), "--images ", dir.string(), ": expected a folder of photos");
+    for (const auto& file : list_images(dir)) add(file, "");
+    std::vector<fs::path> subfolders;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.is_directory()) subfolders.push_back(entry.path());
+    std::sort(subfolders.begin(), subfolders.end());
+    for (const auto& sub : subfolders)
+      for (const auto& file : list_images(sub)) add(file, sub.filename().string());
+  }
+  LOUPE_CHECK(!images.empty(), "--images ", dir.string(), ": no PNG or JPEG photos found",
+              skimage_groups ? " (expected scikit-image's astronaut.png, chelsea.png, ...)" : "");
+  // Names must be unique: they name the .npy folders.
+  std::map<std::string, int> uses;
+  for (size_t i = 0; i < set.names.size(); ++i)
+    if (++uses[set.names[i]] > 1) set.names[i] += "_" + std::to_string(uses[set.names[i]]);
+  set.images = torch::stack(images);
+  return set;
+}
+
+report::Report run_compare_study(const CompareStudyOptions& o) {
+  check_preset(o.common.preset);
+  const bool pretrained = !o.arch.empty();
+  LOUPE_CHECK(!pretrained || !o.weights.empty(), "--model ", o.arch,
+              ": give its weights with --weights FILE.safetensors");
+  const bool quick = o.common.preset == "quick";
+  const int64_t size = o.size.value_or(pretrained ? 224 : (quick ? 64 : 128));
+  const int64_t steps = o.train_steps.value_or(quick ? 600 : 3000);
+  const int64_t samples = o.samples.value_or(quick ? 500 : 1000);
+  const int64_t faith_steps = o.faithfulness_steps.value_or(quick ? 32 : 100);
+  const auto started = std::chrono::steady_clock::now();
+  const auto device = o.common.device;
+
+  fs::path dir = o.images;
+  const bool skimage = dir.empty();
+  if (skimage) {
+    dir = find_skimage_photos();
+    LOUPE_CHECK(!dir.empty(),
+                "scikit-image's photos not found: run scripts/fetch_photos.sh (downloads Debian's python3-skimage "
+                "into data/skimage), set LOUPE_PHOTOS=DIR, or pass --images DIR");
+  }
+  const auto photos = load_photos(dir, size, skimage);
+  const int64_t n = photos.images.size(0);
+
+  // The classifier.
+  std::shared_ptr<TappedModel> model;
+  std::string classifier_text;
+  json training = json::object();
+  torch::Tensor classes;
+  if (pretrained) {
+    model = make_model(ModelSpec{o.arch, 3, o.num_classes});
+    load_torchvision_weights(*model, o.weights);
+    model->to(device);
+    model->eval();
+    classes = predicted_classes(*model, photos.images);
+    classifier_text = o.arch + " with weights " + o.weights.filename().string() +
+                      "; every method explains the model's top-1 class of each photo.";
+  } else {
+    LOUPE_CHECK(n >= 2, "--images ", dir.string(), ": the instance classifier needs at least 2 photos, found ", n);
+    std::vector<torch::Tensor> full;
+    for (const auto& f : photos.files) full.push_back(photo_rgb(f));
+    const int64_t batch = 32;
+    const int64_t per_photo = std::max<int64_t>(16, (steps * batch + n - 1) / n / 4);  // 4 epochs
+    const auto train = photo_crops(full, photos.names, per_photo, size, o.common.seed * 2 + 1);
+    const auto val = photo_crops(full, photos.names, std::max<int64_t>(8, per_photo / 10), size, o.common.seed * 2 + 2);
+    const ModelSpec spec{"small_cnn", 3, n};
+    model = make_model(spec);
+    TrainOptions t;
+    t.set_lr(1e-3).set_epochs(4).set_batch_size(batch).set_seed(o.common.seed).set_label("instance classifier");
+    const auto result = train_classifier(*model, spec, train, &val, t, device);
+    save_checkpoint(o.common.out / "models" / "instance_classifier.pt", *model, spec, nullptr, 0);
+    classes = torch::arange(n, torch::kLong);
+    const auto predicted = predicted_classes(*model, photos.images);
+    const double photo_accuracy = predicted.eq(classes).to(torch::kDouble).mean().item<double>();
+    training = {{"steps", static_cast<int64_t>(result.steps.size())},
+                {"crops_per_photo", per_photo},
+                {"validation_accuracy", result.history.back().val_accuracy},
+                {"photo_accuracy", photo_accuracy},
+                {"seconds", result.seconds}};
+    classifier_text =
+        "No ImageNet weights ship with Debian, so this preset trains its own classifier: a small CNN that tells the " +
+        std::to_string(n) + " photos apart from random crops (40-100% of the short side, flips, brightness jitter; " +
+        std::to_string(result.steps.size()) + " steps, " + std::to_string(per_photo) +
+        " crops per photo). It recognises held-out crops with " + fixed3(result.history.back().val_accuracy) +
+        " accuracy and the whole photos with " + fixed3(photo_accuracy) +
+        ". Class k is photo k, so each map shows which part of the photo identifies it. "
+        "Pass --model and --weights to explain a torchvision classifier instead.";
+  }
+
+  CompareOptions c;
+  c.methods = o.methods;
+  c.threshold = parse_map_threshold(o.iou_threshold);
+  c.faithfulness = true;
+  c.faithfulness_options.steps = faith_steps;
+  c.explain.perturbation.samples = samples;
+  c.explain.perturbation.seed = o.common.seed;
+  c.explain.gradient.seed = o.common.seed;
+  const auto comparison = compare_methods(*model, photos.images, classes, c);
+  const double seconds = seconds_since(started);
+
+  report::Report r(
+      "Method comparison",
+      std::to_string(n) + " photos · " + (pretrained ? o.arch : "instance classifier") + " · " + join_names(o.methods));
+  r.section("Photos and classifier");
+  r.text(classifier_text);
+  {
+    std::vector<torch::Tensor> cells;
+    std::vector<std::string> labels;
+    for (int64_t i = 0; i < n; ++i) {
+      cells.push_back(photos.images[i]);
+      labels.push_back(photos.names[i] + (photos.groups[i].empty() ? "" : " (" + photos.groups[i].substr(0, 6) + ")"));
+    }
+    r.figure("The photos (" + std::to_string(size) + "x" + std::to_string(size) + ", centre crop)",
+             image_grid(cells, labels, GridOptions(std::min<int64_t>(6, n)).cell_size(std::max<int64_t>(96, size))));
+  }
+
+  // Grad-CAM vs LIME agreement, sorted.
+  const auto find = [&](const std::string& m) {
+    const auto it = std::find(o.methods.begin(), o.methods.end(), m);
+    return it == o.methods.end() ? int64_t{-1} : static_cast<int64_t>(it - o.methods.begin());
+  };
+  const int64_t gi = find("gradcam"), li = find("lime");
+  if (gi >= 0 && li >= 0) {
+    r.section("Agreement of Grad-CAM and LIME");
+    std::vector<int64_t> order(n);
+    for (int64_t i = 0; i < n; ++i) order[i] = i;
+    const auto agreement = comparison.iou.select(1, gi).select(1, li).contiguous();
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return agreement[a].item<double>() > agreement[b].item<double>(); });
+    report::Table t{"IoU(Grad-CAM, LIME) per photo, highest first (maps binarised to " + describe(c.threshold) + ")",
+                    {"photo", "group", "IoU"},
+                    {}};
+    json rows = json::array();
+    std::map<std::string, std::pair<double, int>> by_group;
+    for (const auto i : order) {
+      const double v = agreement[i].item<double>();
+      t.rows.push_back({photos.names[i], photos.groups[i], v});
+      rows.push_back({{"photo", photos.names[i]}, {"group", photos.groups[i]}, {"iou", v}});
+      auto& g = by_group[photos.groups[i].empty() ? "all" : photos.groups[i]];
+      g.first += v;
+      g.second += 1;
+    }
+    r.table(t);
+    r.metric("gradcam_lime_iou", rows);
+    if (by_group.size() > 1) {
+      report::Table g{"Mean IoU(Grad-CAM, LIME) by group", {"group", "photos", "mean IoU"}, {}};
+      std::ostringstream sentence;
+      sentence << "Mean agreement:";
+      for (const auto& [name, sum] : by_group) {
+        const double mean = sum.first / sum.second;
+        g.rows.push_back({name, sum.second, mean});
+        r.metric("gradcam_lime_iou_by_group." + name, mean);
+        sentence << " " << name << " " << fixed3(mean) << ";";
+      }
+      r.text(sentence.str() +
+             " the study it repeats found higher agreement on single-object photos than on cluttered "
+             "ones.");
+      r.table(g);
+    }
+  }
+
+  r.section("All methods");
+  r.text(
+      "Every method explains the same class per photo. Maps are scaled to [0,1] per photo. LIME and KernelSHAP use " +
+      std::to_string(samples) + " samples on quickshift superpixels; deletion / insertion use " +
+      std::to_string(faith_steps) + " steps and the class probability.");
+  add_comparison_to_report(r, photos.images, photos.names, comparison, c);
+  r.metric("maps", write_comparison_maps(o.common.out, photos.names, comparison));
+
+  r.section("Settings");
+  r.table({"Settings",
+           {"setting", "value"},
+           {{"photos", dir.string()},
+            {"image size", size},
+            {"classifier", pretrained ? o.arch : std::string("small_cnn (instance discrimination)")},
+            {"samples (LIME, KernelSHAP)", samples},
+            {"faithfulness steps", faith_steps},
+            {"seed", static_cast<int64_t>(o.common.seed)},
+            {"device", device.str()},
+            {"run time (s)", seconds}}});
+  r.metric("training", training);
+  r.metric("photos", static_cast<int64_t>(n));
+  r.metric("seconds", seconds);
+  r.write(o.common.out);
+  return r;
+}
+
+}  // namespace loupe

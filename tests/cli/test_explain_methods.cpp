@@ -1,0 +1,116 @@
+// `loupe explain --methods ...` end to end on an untrained small CNN: report, IoU
+// metrics, .npy maps and overlays; bad input fails with one line and no output.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "loupe/cli.h"
+#include "loupe/core/image.h"
+#include "loupe/core/npy.h"
+#include "loupe/models/checkpoint.h"
+#include "loupe/models/zoo.h"
+#include "test_util.h"
+
+namespace loupe {
+namespace {
+
+struct ExplainRun {
+  int code;
+  std::string out, err;
+};
+
+ExplainRun run_explain(std::vector<std::string> args) {
+  args.insert(args.begin(), "explain");
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int code = cli::run_cli(args);
+  return {code, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
+}
+
+// A random small CNN checkpoint and two 28x28 RGB images.
+void write_model_and_images(const fs::path& dir) {
+  torch::manual_seed(0);
+  const ModelSpec spec{"small_cnn", 3, 10};
+  auto model = make_model(spec);
+  save_checkpoint(dir / "m.pt", *model, spec, nullptr, 0);
+  fs::create_directories(dir / "imgs");
+  write_png(dir / "imgs" / "a.png", torch::rand({3, 28, 28}));
+  write_png(dir / "imgs" / "b.png", torch::rand({3, 28, 28}));
+}
+
+}  // namespace
+
+TEST(CliExplain, SeveralMethodsWriteReportIouAndNpyMaps) {
+  test::TempDir dir;
+  write_model_and_images(dir.path());
+  const auto out = dir.path() / "out";
+  auto r = run_explain({"--methods",      "gradcam,occlusion",
+                        "--methods",      "lime",
+                        "--checkpoint",   (dir.path() / "m.pt").string(),
+                        "--images",       (dir.path() / "imgs").string(),
+                        "--samples",      "40",
+                        "--segmentation", "grid",
+                        "--grid-cell",    "7",
+                        "--window",       "7",
+                        "--stride",       "7",
+                        "--device",       "cpu",
+                        "--out",          out.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out / "report.html"));
+  const auto m = nlohmann::json::parse(read_file(out / "metrics.json"));
+  ASSERT_EQ(m["iou"].size(), 2u);
+  for (const auto* pair : {"gradcam/occlusion", "gradcam/lime", "occlusion/lime"}) {
+    const double v = m["iou"][0][pair].get<double>();
+    EXPECT_GE(v, 0.0);
+    EXPECT_LE(v, 1.0);
+  }
+  EXPECT_EQ(m["maps"].size(), 6u);
+  for (const auto* method : {"gradcam", "occlusion", "lime"}) {
+    const auto map = read_npy(out / "maps" / "a" / (std::string(method) + ".npy"));
+    EXPECT_EQ(map.sizes(), (std::vector<int64_t>{28, 28})) << method;
+    EXPECT_GE(map.min().item<float>(), 0.0f);
+    EXPECT_LE(map.max().item<float>(), 1.0f);
+    EXPECT_TRUE(fs::exists(out / "overlays" / (std::string("b_") + method + ".png")));
+    EXPECT_GT(m["methods"][method]["seconds"].get<double>(), 0.0);
+  }
+  // The old single-method form still works.
+  r = run_explain({"gradcam", "--checkpoint", (dir.path() / "m.pt").string(), "--images",
+                   (dir.path() / "imgs" / "a.png").string(), "--target", "3", "--device", "cpu", "--out",
+                   (dir.path() / "one").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto one = nlohmann::json::parse(read_file(dir.path() / "one" / "metrics.json"));
+  EXPECT_EQ(one["images"][0]["explained_class"].get<int64_t>(), 3);
+}
+
+TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
+  test::TempDir dir;
+  write_model_and_images(dir.path());
+  const auto ckpt = (dir.path() / "m.pt").string();
+  const auto imgs = (dir.path() / "imgs").string();
+  const auto out = dir.path() / "out";
+  struct Case {
+    std::vector<std::string> args;
+    std::string part;
+  };
+  fs::create_directories(dir.path() / "empty");
+  write_png(dir.path() / "gray.png", torch::rand({1, 28, 28}));
+  const std::vector<Case> cases = {
+      {{"--methods", "gradcam,deeplift", "--checkpoint", ckpt, "--images", imgs}, "deeplift"},
+      {{"--methods", "lime,lime", "--checkpoint", ckpt, "--images", imgs}, "twice"},
+      {{"--checkpoint", ckpt, "--images", (dir.path() / "empty").string()}, "no PNG or JPEG"},
+      {{"--checkpoint", ckpt, "--images", (dir.path() / "gray.png").string()}, "channel"},
+      {{"--checkpoint", ckpt, "--images", imgs, "--target", "10"}, "--target 10"},
+      {{"--checkpoint", ckpt, "--images", imgs, "--iou", "half"}, "IoU threshold 'half'"},
+  };
+  for (auto c : cases) {
+    c.args.insert(c.args.end(), {"--device", "cpu", "--out", out.string()});
+    const auto r = run_explain(c.args);
+    EXPECT_EQ(r.code, 1) << c.part;
+    EXPECT_TRUE(test::contains(r.err, c.part)) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(out)) << c.part;
+  }
+}
+
+}  // namespace loupe

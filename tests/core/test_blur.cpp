@@ -1,0 +1,53 @@
+// gaussian_blur: hand-computed borders (replicate vs scipy's reflect), constants kept,
+// the OpenCV σ rule, and bad input.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "error_matchers.h"
+#include "loupe/core/blur.h"
+
+namespace loupe {
+
+TEST(Blur, BordersMatchHandComputedSums) {
+  // One row [0, 0, 1], σ = 1, radius 2: weights g(t) = exp(−t²/2) / Σ.
+  const auto x = torch::tensor({0.0, 0.0, 1.0}, torch::kDouble).view({1, 3});
+  double g[5], sum = 0;
+  for (int t = -2; t <= 2; ++t) sum += (g[t + 2] = std::exp(-0.5 * t * t));
+  for (double& v : g) v /= sum;
+  // Replicate: the row extends as 0 0 | 0 0 1 | 1 1. Reflect (scipy): 0 0 | 0 0 1 | 1 0.
+  const auto rep = gaussian_blur(x, 1.0, 2, BlurBorder::kReplicate);
+  const auto ref = gaussian_blur(x, 1.0, 2, BlurBorder::kReflect);
+  EXPECT_NEAR(rep[0][0].item<double>(), g[4], 1e-12);
+  EXPECT_NEAR(rep[0][2].item<double>(), g[2] + g[3] + g[4], 1e-12);
+  EXPECT_NEAR(ref[0][2].item<double>(), g[2] + g[3], 1e-12);
+  EXPECT_NEAR(ref[0][1].item<double>(), g[3] + g[4], 1e-12);  // x[3] reflects to x[2]
+  // A single row is unchanged by the vertical pass with either border.
+  EXPECT_NEAR(rep.sum().item<double>(), g[4] + g[3] + g[4] + g[2] + g[3] + g[4], 1e-12);
+}
+
+TEST(Blur, KeepsConstantsShapeAndDefaultsToThreeSigma) {
+  const auto c = torch::full({2, 3, 5, 7}, 0.25f);
+  EXPECT_TRUE(torch::allclose(gaussian_blur(c, 2.0), c));
+  EXPECT_EQ(gaussian_blur(c, 2.0).sizes(), c.sizes());
+  torch::manual_seed(0);
+  const auto x = torch::rand({1, 9, 9}, torch::kDouble);
+  EXPECT_TRUE(torch::equal(gaussian_blur(x, 1.5), gaussian_blur(x, 1.5, 5)));  // ceil(3 · 1.5) = 5
+  EXPECT_TRUE(torch::equal(gaussian_blur(x, 0.0), x));
+  EXPECT_TRUE(torch::equal(gaussian_blur(x, 1.0, 0), x));
+}
+
+TEST(Blur, OpenCvSigmaRule) {
+  EXPECT_DOUBLE_EQ(opencv_sigma(3), 0.8);
+  EXPECT_DOUBLE_EQ(opencv_sigma(127), 0.3 * 62 + 0.8);
+}
+
+TEST(Blur, BadInputIsAnError) {
+  EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3, 3}), -1.0), "sigma");
+  EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3, 3}), std::nan("")), "sigma");
+  EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3}), 1.0), "[..., H, W]");
+  EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3, 3}, torch::kLong), 1.0), "floating");
+}
+
+}  // namespace loupe

@@ -48,6 +48,19 @@ std::string fixed(double v, int digits) {
   return os.str();
 }
 
+// A horizontal colour bar with its end values written beside it: low at the left.
+torch::Tensor colour_legend(Colormap cmap, const std::string& low, const std::string& high) {
+  const int64_t width = 200, bar = 14, margin = 6;
+  const auto strip = colorbar(width, bar, cmap).transpose(1, 2).flip({2});  // [3,bar,width]
+  const int64_t left = margin + text_width(low) + margin;
+  auto canvas = torch::ones({3, bar + 2 * margin, left + width + margin + text_width(high) + margin});
+  canvas.narrow(1, margin, bar).narrow(2, left, width).copy_(strip);
+  const int64_t y = margin + (bar - text_height(low)) / 2;
+  draw_text(canvas, low, margin, y, 1, {0.f, 0.f, 0.f});
+  draw_text(canvas, high, left + width + margin, y, 1, {0.f, 0.f, 0.f});
+  return canvas;
+}
+
 }  // namespace
 
 MapThreshold parse_map_threshold(const std::string& text) {
@@ -195,9 +208,9 @@ void add_comparison_to_report(report::Report& r, const torch::Tensor& images, co
         n > 8 ? "Maps, images " + std::to_string(first + 1) + "-" + std::to_string(last) : std::string("Maps");
     r.figure(caption, image_grid(cells, labels, GridOptions(m + 1).cell_size(cell), rows));
   }
-  r.figure(signed_maps ? "Colour scale (bottom -1: against the class, white 0, top +1: for it)"
-                       : "Colour scale (bottom 0: no evidence, top 1: the strongest evidence)",
-           colorbar(160, 16, cmap));
+  r.figure(signed_maps ? "Colour scale: -1 evidence against the class, 0 none (white), +1 evidence for it"
+                       : "Colour scale: 0 no evidence, 1 the strongest evidence in the image",
+           signed_maps ? colour_legend(cmap, "-1", "+1") : colour_legend(cmap, "0", "1"));
 
   // Agreement: IoU of every method pair per image.
   if (m >= 2) {

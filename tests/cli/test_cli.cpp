@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "loupe/cli.h"
@@ -48,6 +47,11 @@ TEST(Cli, HelpShowsAnExamplePerCommand) {
   EXPECT_NE(r.out.find("loupe study bias"), std::string::npos);
   r = run({"explain", "gradcam", "--help"});
   EXPECT_NE(r.out.find("loupe explain gradcam"), std::string::npos);
+  r = run({"explain", "--help"});
+  EXPECT_NE(r.out.find("--methods gradcam,ablationcam"), std::string::npos);
+  EXPECT_NE(r.out.find("kernelshap"), std::string::npos);  // the method list
+  r = run({"study", "compare", "--help"});
+  EXPECT_NE(r.out.find("loupe study compare"), std::string::npos);
 }
 
 TEST(Cli, UsageErrorsExitNonZero) {
@@ -60,8 +64,8 @@ TEST(Cli, UsageErrorsExitNonZero) {
 TEST(Cli, CudaWithoutGpuIsAOneLineError) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";
   const auto dir = fresh_dir("cuda");
-  auto r = run({"train", "--data", "mnist", "--data-dir", dir.string(), "--device", "cuda", "--out",
-                (dir / "m.pt").string()});
+  auto r = run(
+      {"train", "--data", "mnist", "--data-dir", dir.string(), "--device", "cuda", "--out", (dir / "m.pt").string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("--device cuda"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -92,8 +96,8 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   EXPECT_TRUE(fs::exists(ckpt));
   EXPECT_NE(r.out.find("validation accuracy"), std::string::npos);
 
-  r = run({"eval", "--checkpoint", ckpt, "--data", "coloured-fashion-mnist", "--split", "validation", "--device",
-           "cpu", "--out", (dir / "eval").string()});
+  r = run({"eval", "--checkpoint", ckpt, "--data", "coloured-fashion-mnist", "--split", "validation", "--device", "cpu",
+           "--out", (dir / "eval").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto metrics = nlohmann::json::parse(read_file(dir / "eval" / "metrics.json"));
   // Colour alone explains 95% of the biased validation split.
@@ -133,8 +137,8 @@ TEST(Cli, TrainEvalExplainStudyOnFashionMnist) {
   EXPECT_NE(r.err.find("cut.png"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "cams4"));
 
-  r = run({"study", "bias", "--train-images", "2000", "--control-train-images", "2000", "--epochs", "1", "--probe-images", "4", "--device", "cpu",
-           "--out", (dir / "bias").string()});
+  r = run({"study", "bias", "--train-images", "2000", "--control-train-images", "2000", "--epochs", "1",
+           "--probe-images", "4", "--device", "cpu", "--out", (dir / "bias").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto m = nlohmann::json::parse(read_file(dir / "bias" / "metrics.json"));
   for (const auto* key : {"validation_accuracy", "inverted_test_accuracy"}) {

@@ -2,6 +2,7 @@
 
 #include "loupe/core/error.h"
 #include "loupe/studies/bias.h"
+#include "loupe/studies/outliers.h"
 
 namespace loupe {
 
@@ -16,6 +17,12 @@ const std::vector<StudyEntry>& studies() {
          BiasStudyOptions o;
          o.common = common;
          return run_bias_study(o);
+       }},
+      {"outliers", "Latent outliers on procedural Shapes3D: a beta-TCVAE, Mahalanobis scores, counterfactuals, latent Grad-CAM",
+       [](const StudyCommon& common) {
+         OutliersStudyOptions o;
+         o.common = common;
+         return run_outliers_study(o);
        }},
   };
   return entries;

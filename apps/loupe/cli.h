@@ -33,5 +33,6 @@ struct StudyCommand {
 };
 StudyCommand add_study_bias(CLI::App& study);
 StudyCommand add_study_compare(CLI::App& study);
+StudyCommand add_study_outliers(CLI::App& study);
 
 }  // namespace loupe::cli

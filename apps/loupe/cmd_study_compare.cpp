@@ -44,19 +44,15 @@ StudyCommand add_study_compare(CLI::App& study) {
   add_common_flags(cmd, f->common, "report folder");
   return {cmd, [f] {
             auto o = f->o;
-            o.common.preset = f->preset;
-            o.common.device = resolve_device(f->common.device);
-            o.common.seed = f->common.seed;
-            o.common.out = f->common.out;
+            o.common = study_common(f->common, f->preset);
             o.images = f->images;
             o.weights = f->weights;
             if (f->size > 0) o.size = f->size;
             if (f->steps > 0) o.train_steps = f->steps;
             if (f->samples > 0) o.samples = f->samples;
             if (f->faithfulness_steps > 0) o.faithfulness_steps = f->faithfulness_steps;
-            seed_everything(f->common.seed);
             run_compare_study(o);
-            std::cout << "report: " << (fs::path(f->common.out) / "report.html").string() << "\n";
+            print_report_path(f->common);
           }};
 }
 

@@ -1,6 +1,7 @@
 // Options every command shares (device, seed, output), declared once.
 #pragma once
 
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -8,6 +9,7 @@
 
 #include "loupe/core/device.h"
 #include "loupe/core/fs.h"
+#include "loupe/studies/study.h"
 
 namespace loupe::cli {
 
@@ -23,6 +25,16 @@ inline void add_common_flags(CLI::App* cmd, CommonFlags& flags, const std::strin
   cmd->add_option("--seed", flags.seed, "random seed (data splits, colours, initialisation, shuffling)")
       ->capture_default_str();
   cmd->add_option("--out", flags.out, out_help)->capture_default_str();
+}
+
+// The StudyCommon a study command's flags describe; seeds every generator first.
+inline StudyCommon study_common(const CommonFlags& flags, const std::string& preset) {
+  seed_everything(flags.seed);
+  return {preset, resolve_device(flags.device), flags.seed, flags.out};
+}
+
+inline void print_report_path(const CommonFlags& flags) {
+  std::cout << "report: " << (fs::path(flags.out) / "report.html").string() << "\n";
 }
 
 }  // namespace loupe::cli

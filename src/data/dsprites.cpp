@@ -10,7 +10,7 @@ namespace loupe {
 namespace {
 
 constexpr int64_t kSide = 64;
-constexpr double kPi = 3.14159265358979323846;
+constexpr double kDspritesPi = 3.14159265358979323846;
 constexpr double kHalfSize = 10.0;                         // sprite half-size in pixels at scale 1
 constexpr double kFirstCentre = 10.0, kCentreSpan = 44.0;  // pos 0 → 10 px, pos 1 → 54 px
 
@@ -39,7 +39,7 @@ const std::vector<int64_t>& dsprites_factor_sizes() {
 
 std::vector<double> dsprites_factor_values(int64_t factor) {
   LOUPE_CHECK(factor >= 0 && factor < 5, "dSprites factor ", factor, ": expected an index in [0,5)");
-  const double lo[5] = {0, 0.5, 0, 0, 0}, hi[5] = {2, 1, 2 * kPi, 1, 1};
+  const double lo[5] = {0, 0.5, 0, 0, 0}, hi[5] = {2, 1, 2 * kDspritesPi, 1, 1};
   const int64_t n = dsprites_factor_sizes()[factor];
   std::vector<double> v;
   for (int64_t i = 0; i < n; ++i) v.push_back(lo[factor] + (hi[factor] - lo[factor]) * i / static_cast<double>(n - 1));

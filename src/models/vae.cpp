@@ -12,7 +12,7 @@ namespace nn = torch::nn;
 
 namespace {
 
-constexpr int64_t kSide = 64;  // image side the dense layers are sized for
+constexpr int64_t kVaeSide = 64;  // image side the dense layers are sized for
 
 void check_spec(const VaeSpec& spec) {
   LOUPE_CHECK(spec.channels == 1 || spec.channels == 3, "VAE channels ", spec.channels, ": expected 1 or 3");
@@ -20,7 +20,7 @@ void check_spec(const VaeSpec& spec) {
 }
 
 void check_images(const torch::Tensor& x, int64_t channels) {
-  LOUPE_CHECK(x.defined() && x.dim() == 4 && x.size(1) == channels && x.size(2) == kSide && x.size(3) == kSide,
+  LOUPE_CHECK(x.defined() && x.dim() == 4 && x.size(1) == channels && x.size(2) == kVaeSide && x.size(3) == kVaeSide,
               "VAE input images: expected [N,", channels, ",64,64], got ",
               x.defined() ? x.sizes() : torch::IntArrayRef{});
 }

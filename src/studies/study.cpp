@@ -3,6 +3,7 @@
 #include "loupe/core/error.h"
 #include "loupe/studies/bias.h"
 #include "loupe/studies/compare_study.h"
+#include "loupe/studies/outliers.h"
 
 namespace loupe {
 
@@ -32,6 +33,14 @@ const std::vector<StudyEntry>& studies() {
                     ? std::string("scikit-image's photos not found (run scripts/fetch_photos.sh)")
                     : std::string();
        }},
+      {"outliers",
+       "Latent outliers on procedural Shapes3D: a beta-TCVAE, Mahalanobis scores, counterfactuals, latent Grad-CAM",
+       [](const StudyCommon& common) {
+         OutliersStudyOptions o;
+         o.common = common;
+         return run_outliers_study(o);
+       },
+       {}},
   };
   return entries;
 }

@@ -32,5 +32,6 @@ struct StudyCommand {
   Runner run;
 };
 StudyCommand add_study_bias(CLI::App& study);
+StudyCommand add_study_disentangle(CLI::App& study);
 
 }  // namespace loupe::cli

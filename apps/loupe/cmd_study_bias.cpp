@@ -50,12 +50,8 @@ StudyCommand add_study_bias(CLI::App& study) {
       ->capture_default_str();
   add_common_flags(bias, f->common, "report folder");
   return {bias, [f] {
-            f->o.common.preset = f->preset;
-            f->o.common.device = resolve_device(f->common.device);
-            f->o.common.seed = f->common.seed;
-            f->o.common.out = f->common.out;
+            f->o.common = study_common(f->common, f->preset);
             f->o.data_dir = f->data_dir;
-            seed_everything(f->common.seed);
             run_bias_study(f->o);
             std::cout << "report: " << (fs::path(f->common.out) / "report.html").string() << "\n";
           }};

@@ -2,6 +2,7 @@
 
 #include "loupe/core/error.h"
 #include "loupe/studies/bias.h"
+#include "loupe/studies/disentangle.h"
 
 namespace loupe {
 
@@ -16,6 +17,13 @@ const std::vector<StudyEntry>& studies() {
          BiasStudyOptions o;
          o.common = common;
          return run_bias_study(o);
+       }},
+      {"disentangle",
+       "Disentanglement on procedural Shapes3D: a beta-TCVAE, MIG/DCI/SAP/SSIM, latent x factor MI, traversals",
+       [](const StudyCommon& common) {
+         DisentangleStudyOptions o;
+         o.common = common;
+         return run_disentangle_study(o);
        }},
   };
   return entries;

@@ -30,7 +30,7 @@ TEST(LatentTraversal, KlIsTheMeanClosedFormPerDimension) {
 TEST(LatentTraversal, UsageOrdersByKlAndMarksDeadDimensions) {
   // Constructed encoder output: logvar 0 and mu = ±a per dimension give KL = a²/2 exactly:
   // a = 0.1 → 0.005 (dead), 2 → 2, 1 → 0.5, 0 → 0 (dead).
-  const auto a = torch::tensor({0.1, 2.0, 1.0, 0.0});
+  const auto a = torch::tensor({0.1, 2.0, 1.0, 0.0}, torch::kDouble);
   const auto mu = torch::stack({a, -a, a, -a}), lv = torch::zeros({4, 4}, torch::kDouble);
   const auto u = latent_usage(mu, lv);
   EXPECT_NEAR(u.kl[0].item<double>(), 0.005, 1e-12);

@@ -34,5 +34,6 @@ struct StudyCommand {
 StudyCommand add_study_bias(CLI::App& study);
 StudyCommand add_study_compare(CLI::App& study);
 StudyCommand add_study_outliers(CLI::App& study);
+StudyCommand add_study_disentangle(CLI::App& study);
 
 }  // namespace loupe::cli

@@ -20,8 +20,7 @@ struct CommonFlags {
 };
 
 inline void add_common_flags(CLI::App* cmd, CommonFlags& flags, const std::string& out_help) {
-  cmd->add_option("--device", flags.device, "auto (CUDA when present), cpu, cuda or cuda:N")
-      ->capture_default_str();
+  cmd->add_option("--device", flags.device, "auto (CUDA when present), cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--seed", flags.seed, "random seed (data splits, colours, initialisation, shuffling)")
       ->capture_default_str();
   cmd->add_option("--out", flags.out, out_help)->capture_default_str();

@@ -10,8 +10,8 @@ Batch Dataset::all() const { return get(torch::arange(size(), torch::kLong)); }
 
 TensorDataset::TensorDataset(torch::Tensor images_u8, torch::Tensor labels, std::vector<std::string> class_names)
     : images_(std::move(images_u8)), labels_(std::move(labels)), class_names_(std::move(class_names)) {
-  LOUPE_CHECK(images_.dim() == 4 && images_.scalar_type() == torch::kUInt8, "dataset images: expected uint8 [N,C,H,W], got ",
-              images_.scalar_type(), " ", images_.sizes());
+  LOUPE_CHECK(images_.dim() == 4 && images_.scalar_type() == torch::kUInt8,
+              "dataset images: expected uint8 [N,C,H,W], got ", images_.scalar_type(), " ", images_.sizes());
   LOUPE_CHECK(labels_.dim() == 1 && labels_.size(0) == images_.size(0), "dataset labels: expected [", images_.size(0),
               "], got ", labels_.sizes());
   labels_ = labels_.to(torch::kLong);
@@ -28,10 +28,27 @@ Batch TensorDataset::get(const torch::Tensor& indices) const {
   return {images_.index_select(0, indices).to(torch::kFloat).div_(255.0f), labels_.index_select(0, indices)};
 }
 
-std::array<int64_t, 3> TensorDataset::image_shape() const { return {images_.size(1), images_.size(2), images_.size(3)}; }
+std::array<int64_t, 3> TensorDataset::image_shape() const {
+  return {images_.size(1), images_.size(2), images_.size(3)};
+}
 
 TensorDataset TensorDataset::subset(const torch::Tensor& indices) const {
   return TensorDataset(images_.index_select(0, indices), labels_.index_select(0, indices), class_names_);
+}
+
+TensorDataset to_tensor_dataset(const Dataset& data, const torch::Tensor& indices, int64_t batch_size) {
+  LOUPE_CHECK(batch_size > 0, "to_tensor_dataset batch_size ", batch_size, ": expected a positive count");
+  std::vector<torch::Tensor> images, labels;
+  for (int64_t i = 0; i < indices.size(0); i += batch_size) {
+    const auto b = data.get(indices.slice(0, i, std::min(indices.size(0), i + batch_size)));
+    images.push_back(b.images.mul(255.0f).round_().clamp_(0, 255).to(torch::kUInt8));
+    labels.push_back(b.labels);
+  }
+  const auto shape = data.image_shape();
+  if (images.empty())
+    return TensorDataset(torch::empty({0, shape[0], shape[1], shape[2]}, torch::kUInt8),
+                         torch::empty({0}, torch::kLong), data.class_names());
+  return TensorDataset(torch::cat(images), torch::cat(labels), data.class_names());
 }
 
 }  // namespace loupe

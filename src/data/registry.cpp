@@ -1,15 +1,17 @@
 #include "loupe/data/registry.h"
 
+#include <torch/torch.h>
+
 #include <functional>
 #include <map>
 #include <sstream>
 
-#include <torch/torch.h>
-
 #include "loupe/core/error.h"
 #include "loupe/data/coloured.h"
+#include "loupe/data/dsprites.h"
 #include "loupe/data/image_folder.h"
 #include "loupe/data/mnist.h"
+#include "loupe/data/shapes3d.h"
 
 namespace loupe {
 namespace {
@@ -62,10 +64,25 @@ DataSplits folder(const DataRequest& r) {
   auto gen = at::detail::createCPUGenerator(r.seed);
   const auto perm = torch::randperm(all.size(), gen, torch::kLong);
   const int64_t n = all.size(), n_train = n * 8 / 10, n_val = n / 10;
-  LOUPE_CHECK(n >= 10, r.dir.string(), ": found ", n, " images; need at least 10 to split 80/10/10 into train/validation/test");
+  LOUPE_CHECK(n >= 10, r.dir.string(), ": found ", n,
+              " images; need at least 10 to split 80/10/10 into train/validation/test");
   return {std::make_shared<TensorDataset>(all.subset(perm.slice(0, 0, n_train))),
           std::make_shared<TensorDataset>(all.subset(perm.slice(0, n_train, n_train + n_val))),
           std::make_shared<TensorDataset>(all.subset(perm.slice(0, n_train + n_val, n)))};
+}
+
+// Distinct samples of a procedural dataset, drawn with the seed: train, then a tenth as
+// many each for validation and test, rendered once into memory.
+DataSplits generated(const FactorDataset& data, const DataRequest& r, int64_t default_train) {
+  const int64_t n_train = r.images > 0 ? r.images : default_train, n_other = std::max<int64_t>(1, n_train / 10);
+  LOUPE_CHECK(r.images >= 0 && n_train + 2 * n_other <= data.size(), "--data ", r.name, " with ", r.images,
+              " training images: expected 0 (the default) or a count of at most ", data.size() * 10 / 12);
+  auto gen = at::detail::createCPUGenerator(r.seed);
+  const auto perm = torch::randperm(data.size(), gen, torch::kLong);
+  auto split = [&](int64_t from, int64_t n) {
+    return std::make_shared<TensorDataset>(to_tensor_dataset(data, perm.slice(0, from, from + n)));
+  };
+  return {split(0, n_train), split(n_train, n_other), split(n_train + n_other, n_other)};
 }
 
 const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& dataset_registry() {
@@ -77,6 +94,9 @@ const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& data
       {"gray-fashion-mnist", [](const DataRequest& r) { return gray("fashion-mnist", r); }},
       {"gray-mnist", [](const DataRequest& r) { return gray("mnist", r); }},
       {"folder", folder},
+      {"shapes3d",
+       [](const DataRequest& r) { return generated(Shapes3D(Shapes3DOptions().set_supersample(1)), r, 8000); }},
+      {"dsprites", [](const DataRequest& r) { return generated(DSprites(), r, 20000); }},
   };
   return loaders;
 }

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "loupe/core/error.h"
 #include "raycast.h"
+#include "shapes3d_detail.h"
 
 namespace loupe {
 namespace {
@@ -16,7 +18,7 @@ using detail::Hit;
 using detail::Vec3;
 
 constexpr int64_t kShape = 4;
-constexpr double kPi = 3.14159265358979323846;
+constexpr double kShapesPi = 3.14159265358979323846;
 
 // Scene, in world units (y up). The object of scale s is a primitive spanning
 // [-1,1]³ scaled by kObjectSize·s, resting on the floor at the origin; the camera
@@ -63,7 +65,7 @@ Scene make_scene(const torch::Tensor& factors, torch::Device device) {
   std::vector<float> eye, fwd, right, up, floor_c, wall_c, object_c, size;
   const auto scales = shapes3d_factor_values(3), angles = shapes3d_factor_values(5);
   for (int64_t i = 0; i < b; ++i) {
-    const double a = angles[acc[i][5]] * kPi / 180.0;
+    const double a = angles[acc[i][5]] * kShapesPi / 180.0;
     const double ex = kCameraDistance * std::sin(a), ez = kCameraDistance * std::cos(a);
     double fx = -ex, fy = kLookAtHeight - kCameraHeight, fz = -ez;
     const double fn = std::sqrt(fx * fx + fy * fy + fz * fz);
@@ -106,23 +108,43 @@ Hit hit_primitive(const Vec3& o, const Vec3& d, int64_t shape) {
   }
 }
 
-// Rays (world) against each sample's object: rows are grouped by shape so each
-// primitive is intersected only by its own samples.
-Hit hit_object(const Vec3& o, const Vec3& d, const Scene& s) {
-  const auto inv = s.size.reciprocal();
-  const Vec3 centre{torch::zeros_like(s.size), s.size, torch::zeros_like(s.size)};
-  const Vec3 lo = (o - centre) * inv, ld = d * inv;  // the object's frame; t is unchanged
-  const auto shape = s.shape.to(d.x.device());
-  auto t = torch::empty_like(d.x);
-  Vec3 n{torch::empty_like(d.x), torch::empty_like(d.x), torch::empty_like(d.x)};
+// Rays whose path from o along d may meet the sample's object: those through its
+// bounding sphere (radius √3·size about its centre, 1% larger) that leave it ahead of o.
+torch::Tensor shapes3d_may_hit_object(const Vec3& o, const Vec3& d, const Scene& s) {
+  const Vec3 oc{o.x, o.y - s.size, o.z};
+  const auto r = s.size * (std::sqrt(3.0) * 1.01);
+  const auto a = detail::dot(d, d), b = detail::dot(oc, d), c = detail::dot(oc, oc) - r * r;
+  const auto disc = b * b - a * c;
+  return (disc >= 0).logical_and(disc.clamp_min(0).sqrt() - b > -1e-3);
+}
+
+// Rays (world, full [B,N]) against each sample's object, intersected only where
+// `candidates` [B,N]: the candidate rays are gathered by shape so each primitive meets
+// only its own samples' rays; every other ray misses (t = +inf). Element-wise ops only,
+// so a ray's result does not depend on which other rays were gathered with it.
+Hit hit_object(const Vec3& o, const Vec3& d, const Scene& s, const torch::Tensor& candidates) {
+  const int64_t b = candidates.size(0), n = candidates.size(1);
+  const auto opts = d.x.options();
+  auto t = torch::full({b * n}, std::numeric_limits<float>::infinity(), opts);
+  Vec3 normal{torch::zeros({b * n}, opts), torch::zeros({b * n}, opts), torch::zeros({b * n}, opts)};
+  const auto inv = s.size.reciprocal().reshape({-1}), size = s.size.reshape({-1});
+  const auto shape = s.shape.to(candidates.device()).reshape({b, 1});
   for (int64_t k = 0; k < kShape; ++k) {
-    const auto idx = (shape == k).nonzero().reshape({-1});
+    const auto idx = candidates.logical_and(shape == k).reshape({-1}).nonzero().reshape({-1});
     if (idx.numel() == 0) continue;
-    const auto h = hit_primitive(detail::select_rows(lo, idx), detail::select_rows(ld, idx), k);
-    auto put = [&](torch::Tensor& dst, const torch::Tensor& src) { dst.index_copy_(0, idx, src); };
-    put(t, h.t), put(n.x, h.normal.x), put(n.y, h.normal.y), put(n.z, h.normal.z);
+    const auto row = torch::div(idx, n, "floor");
+    const auto inv_k = inv.index_select(0, row), size_k = size.index_select(0, row);
+    auto pick = [&](const torch::Tensor& v) { return v.reshape({-1}).index_select(0, idx); };
+    // The object's frame ([-1,1]³ about (0, size, 0)); t is unchanged.
+    const Vec3 lo{pick(o.x) * inv_k, (pick(o.y) - size_k) * inv_k, pick(o.z) * inv_k};
+    const Vec3 ld{pick(d.x) * inv_k, pick(d.y) * inv_k, pick(d.z) * inv_k};
+    const auto h = hit_primitive(lo, ld, k);
+    t.index_copy_(0, idx, h.t);
+    normal.x.index_copy_(0, idx, h.normal.x);
+    normal.y.index_copy_(0, idx, h.normal.y);
+    normal.z.index_copy_(0, idx, h.normal.z);
   }
-  return {t, n};
+  return {t.reshape({b, n}), {normal.x.reshape({b, n}), normal.y.reshape({b, n}), normal.z.reshape({b, n})}};
 }
 
 Vec3 choose(const torch::Tensor& mask, const Vec3& a, const Vec3& b) {
@@ -184,13 +206,23 @@ Batch Shapes3D::get(const torch::Tensor& indices) const {
 }
 
 torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Device device) const {
-  check_factors(factor_vectors, factor_sizes(), "Shapes3D factors");
-  const int64_t b = factor_vectors.size(0), ss = options_.supersample, side = options_.image_size * ss;
+  return detail::render_shapes3d(options_, factor_vectors, device, false);
+}
+
+namespace {
+
+// On the CPU, images are rendered this many rays at a time: small enough for the
+// temporaries of one chunk to stay in cache (4 images of 128x128 rays).
+constexpr int64_t kShapes3DRaysPerChunk = 1 << 16;
+
+torch::Tensor render_shapes3d_chunk(const Shapes3DOptions& options, const torch::Tensor& factor_vectors,
+                                    torch::Device device, bool exhaustive) {
+  const int64_t b = factor_vectors.size(0), ss = options.supersample, side = options.image_size * ss;
   const auto s = make_scene(factor_vectors, device);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
 
   // Pixel-centre offsets in [-1,1] for every ray; row 0 is the top of the image.
-  const double half = std::tan(kFieldOfView * kPi / 360.0);
+  const double half = std::tan(kFieldOfView * kShapesPi / 360.0);
   const auto coord = (torch::arange(side, opts) + 0.5) * (2.0 * half / static_cast<double>(side)) - half;
   const auto u = coord.repeat({side}).reshape({1, -1}), v = coord.flip(0).repeat_interleave(side).reshape({1, -1});
   const Vec3 dir = detail::normalized(s.forward + s.right * u + s.up * v);
@@ -198,8 +230,8 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
   const Vec3 eye = s.eye * ones;
 
   const Hit floor = detail::hit_floor(eye, dir);
-  const Vec3 wall_n{torch::full({1, 1}, std::sin(kWallYaw * kPi / 180.0), opts), torch::zeros({1, 1}, opts),
-                    torch::full({1, 1}, std::cos(kWallYaw * kPi / 180.0), opts)};
+  const Vec3 wall_n{torch::full({1, 1}, std::sin(kWallYaw * kShapesPi / 180.0), opts), torch::zeros({1, 1}, opts),
+                    torch::full({1, 1}, std::cos(kWallYaw * kShapesPi / 180.0), opts)};
   const Vec3 wall_p = wall_n * -kWallDistance;
   const Vec3 wall_tangent{wall_n.z, wall_n.y, -wall_n.x};  // horizontal, pointing right of the wall's normal
   Hit wall = detail::hit_plane(eye, dir, wall_p, wall_n);
@@ -208,7 +240,8 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
         (eye + dir * torch::where(torch::isinf(wall.t), torch::zeros_like(wall.t), wall.t)) - wall_p, wall_tangent);
     wall.t = torch::where(along > -kWallEdge, wall.t, torch::full_like(wall.t, INFINITY));
   }
-  const Hit object = hit_object(eye, dir, s);
+  const auto every_ray = torch::ones({b, side * side}, opts.dtype(torch::kBool));
+  const Hit object = hit_object(eye, dir, s, exhaustive ? every_ray : shapes3d_may_hit_object(eye, dir, s));
   const Hit scene = detail::nearest(detail::nearest(floor, wall), object);
 
   const auto is_object = object.t <= scene.t, is_wall = wall.t <= scene.t, sky = torch::isinf(scene.t);
@@ -218,7 +251,13 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
                    torch::full({1, 1}, kLight[2] * light_n, opts)};
   const auto t = torch::where(sky, torch::zeros_like(scene.t), scene.t);
   const Vec3 hit_point = eye + dir * t + scene.normal * 1e-3;
-  const auto shadowed = torch::isfinite(hit_object(hit_point, light * ones, s).t).logical_and(is_object.logical_not());
+  // Only the floor and the wall receive shadows (the object's dark side is the Lambert term's).
+  const Vec3 to_light = light * ones;
+  const auto shadow_rays =
+      exhaustive ? every_ray
+                 : is_object.logical_or(sky).logical_not().logical_and(shapes3d_may_hit_object(hit_point, to_light, s));
+  const auto shadowed =
+      torch::isfinite(hit_object(hit_point, to_light, s, shadow_rays).t).logical_and(is_object.logical_not());
   const auto lambert = detail::dot(scene.normal, light).clamp_min(0) * shadowed.logical_not();
   // Blinn–Phong highlight on the object only, exponent 32 by repeated squaring.
   auto spec = detail::dot(scene.normal, detail::normalized(light - dir)).clamp_min(0);
@@ -233,7 +272,7 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
 
   auto image = torch::stack({rgb.x, rgb.y, rgb.z}, 1).reshape({b, 3, side, side}).clamp(0, 1);
   if (ss > 1) {  // box filter, summed in a fixed order (no reduction kernel)
-    auto acc = torch::zeros({b, 3, options_.image_size, options_.image_size}, opts);
+    auto acc = torch::zeros({b, 3, options.image_size, options.image_size}, opts);
     for (int64_t i = 0; i < ss; ++i)
       for (int64_t j = 0; j < ss; ++j) acc = acc + image.slice(2, i, side, ss).slice(3, j, side, ss);
     image = acc / static_cast<double>(ss * ss);
@@ -241,4 +280,23 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
   return image.mul(255.0).round().div(255.0);
 }
 
+}  // namespace
+
+namespace detail {
+
+torch::Tensor render_shapes3d(const Shapes3DOptions& options, const torch::Tensor& factors, torch::Device device,
+                              bool exhaustive) {
+  check_factors(factors, shapes3d_factor_sizes(), "Shapes3D factors");
+  const int64_t b = factors.size(0),
+                rays = options.image_size * options.supersample * options.image_size * options.supersample;
+  const int64_t chunk =
+      exhaustive || device.is_cuda() ? std::max<int64_t>(b, 1) : std::max<int64_t>(1, kShapes3DRaysPerChunk / rays);
+  if (b <= chunk) return render_shapes3d_chunk(options, factors, device, exhaustive);
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < b; i += chunk)
+    parts.push_back(render_shapes3d_chunk(options, factors.slice(0, i, std::min(b, i + chunk)), device, exhaustive));
+  return torch::cat(parts);
+}
+
+}  // namespace detail
 }  // namespace loupe

@@ -14,7 +14,7 @@
 namespace loupe {
 namespace {
 
-constexpr int64_t kSide = 64, kFactors = 6;
+constexpr int64_t kH5Side = 64, kH5Factors = 6;
 
 // Silences HDF5's own error printing while alive: failures become loupe::Error instead.
 class QuietHdf5 {
@@ -63,7 +63,7 @@ H5T_class_t class_of(hid_t dataset) {
 // Label values → factor indices: the nearest grid value, which must lie within 1% of a step.
 torch::Tensor to_factor_indices(const torch::Tensor& labels, const fs::path& path) {
   auto out = torch::empty(labels.sizes(), torch::kLong);
-  for (int64_t f = 0; f < kFactors; ++f) {
+  for (int64_t f = 0; f < kH5Factors; ++f) {
     const auto values = shapes3d_factor_values(f);
     const double v0 = values.front(), step = values[1] - values[0];
     const auto col = labels.select(1, f);
@@ -112,17 +112,17 @@ Shapes3DFile::Shapes3DFile(const fs::path& path, const std::string& label_factor
   LOUPE_CHECK(h5_->images >= 0 && labels.id >= 0, "Shapes3D file ", path, ": 'images' or 'labels' is not a dataset");
 
   const auto image_dims = dims_of(h5_->images), label_dims = dims_of(labels.id);
-  LOUPE_CHECK(image_dims.size() == 4 && image_dims[1] == kSide && image_dims[2] == kSide && image_dims[3] == 3,
+  LOUPE_CHECK(image_dims.size() == 4 && image_dims[1] == kH5Side && image_dims[2] == kH5Side && image_dims[3] == 3,
               "Shapes3D file ", path, ": dataset 'images' has shape ", dims_text(image_dims), ", expected [N,64,64,3]");
   LOUPE_CHECK(class_of(h5_->images) == H5T_INTEGER, "Shapes3D file ", path,
               ": dataset 'images' is not an integer type, expected uint8");
-  LOUPE_CHECK(label_dims.size() == 2 && label_dims[0] == image_dims[0] && label_dims[1] == kFactors, "Shapes3D file ",
+  LOUPE_CHECK(label_dims.size() == 2 && label_dims[0] == image_dims[0] && label_dims[1] == kH5Factors, "Shapes3D file ",
               path, ": dataset 'labels' has shape ", dims_text(label_dims), ", expected [", image_dims[0], ",6]");
   LOUPE_CHECK(class_of(labels.id) == H5T_FLOAT, "Shapes3D file ", path,
               ": dataset 'labels' is not a floating-point type, expected float64");
 
   const auto n = static_cast<int64_t>(image_dims[0]);
-  auto values = torch::empty({n, kFactors}, torch::kDouble);
+  auto values = torch::empty({n, kH5Factors}, torch::kDouble);
   LOUPE_CHECK(H5Dread(labels.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<double>()) >= 0,
               "Shapes3D file ", path, ": could not read dataset 'labels'");
   factors_ = to_factor_indices(values, path);
@@ -155,7 +155,7 @@ torch::Tensor Shapes3DFile::index_of(const torch::Tensor& factor_vectors) const 
   if (rows.numel() > 0 && rows.min().item<int64_t>() < 0) {
     const int64_t missing = (rows < 0).nonzero()[0][0].item<int64_t>();
     std::string text;
-    for (int64_t f = 0; f < kFactors; ++f)
+    for (int64_t f = 0; f < kH5Factors; ++f)
       text += (f ? "," : "") + std::to_string(factor_vectors[missing][f].item<int64_t>());
     fail("Shapes3D file ", path_, ": no row has the factor vector (", text, ") (vector ", missing, " of the query)");
   }
@@ -171,14 +171,14 @@ Batch Shapes3DFile::get(const torch::Tensor& indices) const {
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
 
   // One hyperslab read per run of consecutive rows, into a buffer in sorted order.
-  auto buffer = torch::empty({static_cast<int64_t>(rows.size()), kSide, kSide, 3}, torch::kUInt8);
+  auto buffer = torch::empty({static_cast<int64_t>(rows.size()), kH5Side, kH5Side, 3}, torch::kUInt8);
   QuietHdf5 quiet;
   Owned file_space{H5Dget_space(h5_->images), H5Sclose};
   for (size_t start = 0; start < rows.size();) {
     size_t end = start + 1;
     while (end < rows.size() && rows[end] == rows[end - 1] + 1) ++end;
     const hsize_t offset[4] = {static_cast<hsize_t>(rows[start]), 0, 0, 0};
-    const hsize_t count[4] = {static_cast<hsize_t>(end - start), kSide, kSide, 3};
+    const hsize_t count[4] = {static_cast<hsize_t>(end - start), kH5Side, kH5Side, 3};
     H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, offset, nullptr, count, nullptr);
     Owned memory{H5Screate_simple(4, count, nullptr), H5Sclose};
     LOUPE_CHECK(H5Dread(h5_->images, H5T_NATIVE_UINT8, memory.id, file_space.id, H5P_DEFAULT,

@@ -3,6 +3,7 @@
 #include "loupe/core/error.h"
 #include "loupe/studies/bias.h"
 #include "loupe/studies/compare_study.h"
+#include "loupe/studies/disentangle.h"
 #include "loupe/studies/outliers.h"
 
 namespace loupe {
@@ -33,6 +34,14 @@ const std::vector<StudyEntry>& studies() {
                     ? std::string("scikit-image's photos not found (run scripts/fetch_photos.sh)")
                     : std::string();
        }},
+      {"disentangle",
+       "Disentanglement on procedural Shapes3D: a beta-TCVAE, MIG/DCI/SAP/SSIM, latent x factor MI, traversals",
+       [](const StudyCommon& common) {
+         DisentangleStudyOptions o;
+         o.common = common;
+         return run_disentangle_study(o);
+       },
+       {}},
       {"outliers",
        "Latent outliers on procedural Shapes3D: a beta-TCVAE, Mahalanobis scores, counterfactuals, latent Grad-CAM",
        [](const StudyCommon& common) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/shapes3d_detail.h"
 #include "loupe/core/error.h"
 #include "loupe/data/shapes3d.h"
 
@@ -108,6 +109,26 @@ TEST(Shapes3D, ObjectGrowsWithScale) {
       previous = count;
     }
     EXPECT_GT(previous, 150);
+  }
+}
+
+// The fast path (chunks of a few images, object rays culled by a bounding sphere,
+// shadow rays from floor and wall only) gives the same pixels as the exhaustive
+// reference that intersects every primary and shadow ray with the object.
+TEST(Shapes3D, CulledRenderingEqualsTheExhaustiveReference) {
+  std::vector<int64_t> f;
+  for (int64_t i = 0; i < 12; ++i) {
+    const std::vector<int64_t> v = {i % 10, (3 * i) % 10, (7 * i + 1) % 10, i % 8, i % 4, (11 * i) % 15};
+    f.insert(f.end(), v.begin(), v.end());
+  }
+  const auto factors = torch::tensor(f, torch::kLong).reshape({12, 6});
+  for (int64_t ss : {1, 2}) {
+    const auto o = Shapes3DOptions().set_image_size(40).set_supersample(ss);
+    const auto fast = detail::render_shapes3d(o, factors, torch::kCPU, false);
+    const auto reference = detail::render_shapes3d(o, factors, torch::kCPU, true);
+    ASSERT_EQ(fast.sizes(), reference.sizes());
+    EXPECT_LT((fast - reference).abs().max().item<double>(), 0.5 / 255) << "supersample " << ss;
+    EXPECT_TRUE(torch::equal(fast, Shapes3D(o).render(factors, torch::kCPU)));
   }
 }
 

@@ -1,12 +1,12 @@
 // Dataset: images kept as uint8 on the host, converted to float [0,1] per batch.
 #pragma once
 
+#include <torch/types.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 namespace loupe {
 
@@ -46,5 +46,9 @@ class TensorDataset : public Dataset {
   torch::Tensor labels_;
   std::vector<std::string> class_names_;
 };
+
+// The samples of `data` at `indices` (int64 [N]) held in memory as uint8, fetched
+// `batch_size` at a time (e.g. a rendered pool of a procedural dataset).
+TensorDataset to_tensor_dataset(const Dataset& data, const torch::Tensor& indices, int64_t batch_size = 256);
 
 }  // namespace loupe

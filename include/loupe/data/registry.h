@@ -15,16 +15,20 @@ struct DataSplits {
 };
 
 struct DataRequest {
-  std::string name;      // see dataset_names()
-  fs::path dir;          // IDX folder (mnist; fashion-mnist overrides the default) or image-folder root
-  uint64_t seed = 0;     // splits and colours
-  double bias = 0.95;    // coloured datasets
+  std::string name;    // see dataset_names()
+  fs::path dir;        // IDX folder (mnist; fashion-mnist overrides the default) or image-folder root
+  uint64_t seed = 0;   // splits and colours
+  double bias = 0.95;  // coloured datasets
   int64_t test_offset = 5;
+  int64_t images = 0;  // shapes3d, dsprites: training images to render (validation and test get
+                       // a tenth each); 0 = 8000 for shapes3d, 20000 for dsprites
 };
 
 // "fashion-mnist", "mnist", "coloured-fashion-mnist", "coloured-mnist",
 // "gray-fashion-mnist", "gray-mnist" (3-channel grayscale control), "folder"
-// (dir/<class>/*.png|jpg; a seeded 80/10/10 split).
+// (dir/<class>/*.png|jpg; a seeded 80/10/10 split), "shapes3d" and "dsprites" (distinct
+// samples drawn at random with the seed and rendered once: procedural Shapes3D at
+// supersample 1, labelled by shape; dSprites labelled by shape).
 std::vector<std::string> dataset_names();
 // Unknown names are a loupe::Error listing the valid ones.
 DataSplits load_dataset(const DataRequest& request);

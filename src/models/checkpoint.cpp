@@ -10,9 +10,13 @@
 #include <sstream>
 
 #include "loupe/core/error.h"
+#include "models/checkpoint_detail.h"
 
 namespace loupe {
 namespace {
+
+using detail::device_of;
+using detail::first_line;
 
 constexpr int64_t kFormatVersion = 1;
 
@@ -36,18 +40,6 @@ std::string optimizer_kind(const torch::optim::Optimizer& optimizer) {
 }
 
 // c10::Error messages carry a C++ backtrace; the first line is the part a user can act on.
-std::string first_line(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  return msg;
-}
-
-torch::Device device_of(const torch::nn::Module& model) {
-  for (const auto& p : model.parameters()) return p.device();
-  for (const auto& b : model.buffers()) return b.device();
-  return torch::kCPU;
-}
-
 torch::serialize::InputArchive open_archive(const fs::path& path, torch::Device device) {
   std::error_code ec;
   LOUPE_CHECK(fs::exists(path, ec), "checkpoint ", path.string(),

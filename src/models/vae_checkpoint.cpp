@@ -8,18 +8,16 @@
 #include <sstream>
 
 #include "loupe/core/error.h"
+#include "models/checkpoint_detail.h"
 
 namespace loupe {
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
-const char* const kArch = "vae_conv64";
+using detail::device_of;
+using detail::first_line;
 
-std::string first_line(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  return msg;
-}
+constexpr int64_t kVaeFormatVersion = 1;
+const char* const kArch = "vae_conv64";
 
 class Reader {
  public:
@@ -54,8 +52,8 @@ class Reader {
 
   VaeCheckpointInfo info() {
     const int64_t version = integer("loupe_checkpoint");
-    LOUPE_CHECK(version == kFormatVersion, "VAE checkpoint ", path_.string(), ": format version ", version,
-                " is not supported (expected ", kFormatVersion, ")");
+    LOUPE_CHECK(version == kVaeFormatVersion, "VAE checkpoint ", path_.string(), ": format version ", version,
+                " is not supported (expected ", kVaeFormatVersion, ")");
     const std::string arch = text("arch");
     LOUPE_CHECK(arch == kArch, "VAE checkpoint ", path_.string(), " holds a ", arch, " model; expected a ", kArch,
                 " VAE");
@@ -91,17 +89,12 @@ class Reader {
   torch::serialize::InputArchive archive_;
 };
 
-torch::Device device_of(const torch::nn::Module& module) {
-  for (const auto& p : module.parameters()) return p.device();
-  return torch::kCPU;
-}
-
 }  // namespace
 
 void save_vae_checkpoint(const fs::path& path, VaeImpl& vae, torch::optim::Optimizer* optimizer, int64_t step,
                          const std::string& extra_json) {
   torch::serialize::OutputArchive archive;
-  archive.write("loupe_checkpoint", c10::IValue(kFormatVersion));
+  archive.write("loupe_checkpoint", c10::IValue(kVaeFormatVersion));
   archive.write("arch", c10::IValue(std::string(kArch)));
   archive.write("in_channels", c10::IValue(vae.spec().channels));
   archive.write("latents", c10::IValue(vae.spec().latents));

@@ -33,7 +33,7 @@ StudyCommand add_study_disentangle(CLI::App& study) {
       ->check(CLI::IsMember({"vae", "beta_vae", "beta_tcvae", "capacity"}));
   cmd->add_option("--beta", f->o.beta, "beta-VAE KL weight / beta-TCVAE TC weight (default 6)");
   cmd->add_option("--latents", f->o.latents, "latent dimensions (default 12)");
-  cmd->add_option("--steps", f->o.steps, "optimiser steps (quick 300; 0 = the preset's epochs)");
+  cmd->add_option("--steps", f->o.steps, "optimiser steps (quick 1200; 0 = the preset's epochs)");
   cmd->add_option("--pool", f->o.pool,
                   "training images rendered once (quick 3000; 0 = render every batch, as paper does)");
   cmd->add_option("--eval-images", f->o.eval_images, "held-out images for the metrics (quick 1000, paper 10000)");

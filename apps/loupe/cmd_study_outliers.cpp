@@ -51,7 +51,7 @@ StudyCommand add_study_outliers(CLI::App& study) {
   cmd->add_option("--model", f->model,
                   "reuse this VAE checkpoint (e.g. an earlier run's models/vae.pt) instead of training")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--steps", f->o.steps, "training steps (preset default: quick 300, paper all 50 epochs)");
+  cmd->add_option("--steps", f->o.steps, "training steps (preset default: quick 1200, paper all 50 epochs)");
   cmd->add_option("--pool", f->o.pool, "training images rendered at random (preset default: quick 3000, paper 30000)");
   cmd->add_option("--shrinkage", f->shrinkage, "covariance shrinkage: none, ledoit-wolf or fixed (with --lambda)")
       ->check(CLI::IsMember({"none", "ledoit-wolf", "fixed"}))

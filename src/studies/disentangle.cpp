@@ -85,7 +85,7 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   s.steps = o.steps.value_or(preset.train.max_steps);
   s.epochs = preset.train.epochs;
   s.batch_size = preset.train.batch_size;
-  // quick: 3000 images rendered once (~10 epochs of 300 steps at batch 32); paper renders every batch.
+  // quick: 3000 images rendered once (~13 epochs of 1200 steps at batch 32); paper renders every batch.
   s.pool = o.pool.value_or(paper ? 0 : 3000);
   s.eval_images = o.eval_images.value_or(paper ? 10000 : 1000);
   s.supersample = paper ? 2 : 1;

@@ -153,7 +153,7 @@ OutliersStudySettings resolve(const OutliersStudyOptions& o) {
   const bool paper = o.common.preset == "paper";
   OutliersStudySettings s;
   s.latents = o.latents.value_or(12);
-  s.steps = o.steps.value_or(paper ? 0 : 300);
+  s.steps = o.steps.value_or(paper ? 0 : vae_preset("quick").train.max_steps);
   s.pool = o.pool.value_or(paper ? 30000 : 3000);
   // Quick: one ray per pixel (rendering would otherwise rival training on 2 cores).
   s.supersample = paper ? 2 : 1;

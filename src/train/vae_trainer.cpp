@@ -85,10 +85,10 @@ VaePreset vae_preset(const std::string& name, int64_t channels) {
                   .set_log_every(50);
   } else if (name == "quick") {
     p.train = VaeTrainOptions()
-                  .set_objective(objective.set_anneal_steps(100))
+                  .set_objective(objective.set_anneal_steps(400))
                   .set_lr(5e-4)
                   .set_epochs(1000)
-                  .set_max_steps(300)
+                  .set_max_steps(1200)
                   .set_batch_size(32)
                   .set_log_every(5);
   } else {

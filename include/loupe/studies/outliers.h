@@ -23,7 +23,7 @@ struct OutliersStudyOptions {
   int64_t reference = 0;           // extra normals the Gaussian is fitted on; 0 = fit on the scored batch
   fs::path model;                  // a VAE checkpoint to reuse instead of training one
   std::optional<int64_t> latents;  // VAE latents (default 12, or the checkpoint's)
-  std::optional<int64_t> steps;    // training steps (quick 300; paper: all 50 epochs)
+  std::optional<int64_t> steps;    // training steps (quick 1200; paper: all 50 epochs)
   std::optional<int64_t> pool;     // training images rendered at random (quick 3000; paper 30000)
   GaussianFitOptions fit;          // shrinkage of the covariance
   std::string threshold = "gap";   // "gap" (largest gap) | "percentile" | "fpr" (needs reference)

@@ -49,8 +49,8 @@ struct VaePreset {
 };
 
 // "paper": beta-TCVAE, beta 6, gamma_max 1 annealed over N = 5000 steps, Adam 5e-4,
-// 50 epochs, 12 latents, batch 64. "quick": the same objective, 300 steps (anneal over
-// 100), batch 32. Unknown names are a loupe::Error listing both.
+// 50 epochs, 12 latents, batch 64. "quick": the same objective, 1200 steps (anneal over
+// 400), batch 32: a few minutes on a 2-core CPU. Unknown names are a loupe::Error listing both.
 VaePreset vae_preset(const std::string& name, int64_t channels = 3);
 
 // Means of the loss components over `steps` consecutive optimiser steps ending at `step`.

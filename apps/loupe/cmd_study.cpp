@@ -41,7 +41,7 @@ Runner add_demo_command(CLI::App& app) {
         index.metric(study.name + ".skipped", missing);
         continue;
       }
-      std::cout << "== study " << study.name << ": " << study.description << "\n";
+      std::cout << "== study " << study.name << ": " << study.description << std::endl;
       StudyCommon common;
       common.preset = "quick";
       common.device = resolve_device(f->device);

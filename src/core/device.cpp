@@ -7,9 +7,29 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "loupe/core/compat.h"
 #include "loupe/core/error.h"
 
 namespace loupe {
+
+#if !LOUPE_TORCH2
+namespace {
+// LibTorch 1.13 logs "scatter_reduce() is in beta" (through glog, looking like an
+// error) the first time the segmentation code uses it; 2.x no longer does. This drops
+// that one message and hands every other warning to the previous handler.
+class QuietScatterReduceWarning : public c10::WarningHandler {
+ public:
+  explicit QuietScatterReduceWarning(c10::WarningHandler* next) : next_(next) {}
+  void process(const c10::SourceLocation& where, const std::string& msg, const bool verbatim) override {
+    if (msg.find("scatter_reduce() is in beta") != std::string::npos) return;
+    next_->process(where, msg, verbatim);
+  }
+
+ private:
+  c10::WarningHandler* next_;
+};
+}  // namespace
+#endif
 
 torch::Device resolve_device(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
@@ -46,6 +66,10 @@ void init_threads() {
   // neither links OpenBLAS nor needs it (a reference BLAS or MKL is left alone).
   using SetThreads = void (*)(int);
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+#if !LOUPE_TORCH2
+  static QuietScatterReduceWarning quiet(c10::Warning::get_warning_handler());
+  if (c10::Warning::get_warning_handler() != &quiet) c10::Warning::set_warning_handler(&quiet);
+#endif
 }
 
 void seed_everything(uint64_t seed) {

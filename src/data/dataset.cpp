@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "loupe/core/error.h"
+#include "loupe/core/progress.h"
 
 namespace loupe {
 
@@ -39,10 +40,12 @@ TensorDataset TensorDataset::subset(const torch::Tensor& indices) const {
 TensorDataset to_tensor_dataset(const Dataset& data, const torch::Tensor& indices, int64_t batch_size) {
   LOUPE_CHECK(batch_size > 0, "to_tensor_dataset batch_size ", batch_size, ": expected a positive count");
   std::vector<torch::Tensor> images, labels;
+  Progress bar("load", indices.size(0), "img");
   for (int64_t i = 0; i < indices.size(0); i += batch_size) {
     const auto b = data.get(indices.slice(0, i, std::min(indices.size(0), i + batch_size)));
     images.push_back(b.images.mul(255.0f).round_().clamp_(0, 255).to(torch::kUInt8));
     labels.push_back(b.labels);
+    bar.advance(b.labels.size(0));
   }
   const auto shape = data.image_shape();
   if (images.empty())

@@ -10,6 +10,7 @@
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
+#include "loupe/core/progress.h"
 #include "loupe/data/shapes3d.h"
 #include "loupe/explain/latent_traversal.h"
 #include "loupe/metrics/disentanglement.h"
@@ -116,7 +117,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   const auto eval_data = to_tensor_dataset(shapes, eval_idx);
   const auto eval_factors = shapes.factors(eval_idx);
   const auto sample_images = eval_data.get(torch::arange(std::min<int64_t>(16, s.eval_images), torch::kLong));
-  const double render_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double render_seconds = seconds_since(started);
 
   Vae vae{nullptr};
   VaeTrainResult run;

@@ -46,18 +46,6 @@ std::vector<int64_t> outliers_to_indices(const torch::Tensor& t) {
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
-// Renders factor vectors in chunks (the ray caster's temporaries grow with the batch) as uint8.
-torch::Tensor outliers_render_u8(const Shapes3D& data, const torch::Tensor& factors, torch::Device device) {
-  std::vector<torch::Tensor> out;
-  Progress bar("render Shapes3D", factors.size(0), "img");
-  for (int64_t i = 0; i < factors.size(0); i += 256) {
-    const auto f = factors.slice(0, i, std::min(factors.size(0), i + 256));
-    out.push_back(data.render(f, device).mul(255.0).round_().to(torch::kCPU, torch::kByte));
-    bar.advance(f.size(0));
-  }
-  return torch::cat(out);
-}
-
 torch::Tensor outliers_encode_means(VaeImpl& vae, const torch::Tensor& images, torch::Device device) {
   torch::NoGradGuard no_grad;
   vae.eval();
@@ -221,10 +209,8 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     auto gen = make_generator(o.common.seed + 1);
     const auto pool_idx = torch::randint(data.size(), {s.pool}, gen, torch::kLong);
     const auto render_start = std::chrono::steady_clock::now();
-    const auto pool_u8 = outliers_render_u8(data, data.factors(pool_idx), device);
+    const auto pool = to_tensor_dataset(data, pool_idx);
     render_seconds = seconds_since(render_start);
-    const TensorDataset pool(pool_u8, data.factors(pool_idx).select(1, data.label_factor()).clone(),
-                             data.class_names());
     auto t = preset.train;
     t.set_seed(o.common.seed).set_checkpoint(o.common.out / "models" / "vae.pt");
     t.objective.set_dataset_size(s.pool);

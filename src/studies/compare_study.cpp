@@ -126,7 +126,8 @@ PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
   PhotoSet set;
   std::vector<torch::Tensor> images;
   auto add = [&](const fs::path& file, const std::string& group) {
-    images.push_back(centre_square(photo_rgb(file), size));
+    set.originals.push_back(photo_rgb(file));
+    images.push_back(centre_square(set.originals.back(), size));
     set.files.push_back(file);
     set.names.push_back(file.stem().string());
     set.groups.push_back(group);
@@ -194,8 +195,7 @@ report::Report run_compare_study(const CompareStudyOptions& o) {
                       "; every method explains the model's top-1 class of each photo.";
   } else {
     LOUPE_CHECK(n >= 2, "--images ", dir.string(), ": the instance classifier needs at least 2 photos, found ", n);
-    std::vector<torch::Tensor> full;
-    for (const auto& f : photos.files) full.push_back(photo_rgb(f));
+    const auto& full = photos.originals;
     const int64_t batch = 32;
     const int64_t per_photo = std::max<int64_t>(16, (steps * batch + n - 1) / n / 4);  // 4 epochs
     const auto train = photo_crops(full, photos.names, per_photo, size, o.common.seed * 2 + 1);

@@ -39,6 +39,7 @@ struct PhotoSet {
   torch::Tensor images;  // float [N,3,S,S] in [0,1]: centre square crop, resized
   std::vector<std::string> names, groups;
   std::vector<fs::path> files;
+  std::vector<torch::Tensor> originals;  // each photo as read, RGB [3,h,w] (before cropping)
 };
 
 // The folder holding scikit-image's photos: $LOUPE_PHOTOS, python3-skimage's data folder,

@@ -57,7 +57,9 @@ StudyCommand add_study_outliers(CLI::App& study) {
       ->check(CLI::IsMember({"none", "ledoit-wolf", "fixed"}))
       ->capture_default_str();
   cmd->add_option("--lambda", f->lambda, "weight of the scaled identity with --shrinkage fixed")->capture_default_str();
-  cmd->add_option("--threshold", f->o.threshold, "gap (largest gap), percentile, or fpr (needs --reference)")
+  cmd->add_option("--threshold", f->o.threshold,
+                  "gap (widest gap in the sorted distances, weighted by how many lie above it), percentile, or fpr "
+                  "(needs --reference)")
       ->check(CLI::IsMember({"gap", "percentile", "fpr"}))
       ->capture_default_str();
   cmd->add_option("--threshold-value", f->o.threshold_value,

@@ -28,8 +28,12 @@ double largest_gap_threshold(const torch::Tensor& scores, double normal_fraction
   const int64_t n = s.size(0);
   const int64_t first =
       std::min<int64_t>(n - 2, std::max<int64_t>(0, static_cast<int64_t>(std::ceil(normal_fraction * n)) - 1));
+  // Gap i lies between s_(i) and s_(i+1) and has n-1-i scores above it; weighting by that
+  // count (normalised spacings) keeps the widest gap among a few extreme outliers from
+  // winning over the gap between the normals and the whole outlier group.
   const auto gaps = s.slice(0, first + 1) - s.slice(0, first, n - 1);
-  const int64_t i = first + gaps.argmax().item<int64_t>();
+  const auto above = torch::arange(n - 1 - first, 0, -1, torch::kDouble);
+  const int64_t i = first + (gaps * above).argmax().item<int64_t>();
   return (s[i].item<double>() + s[i + 1].item<double>()) / 2;
 }
 

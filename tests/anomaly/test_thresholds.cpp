@@ -16,6 +16,15 @@ TEST(Thresholds, LargestGapAboveTheNormalFraction) {
   EXPECT_NEAR(largest_gap_threshold(torch::tensor({-100.0, 1.0, 1.1, 1.2, 1.3, 2.3}), 0.5), 1.8, 1e-6);
 }
 
+TEST(Thresholds, LargestGapIsWeightedByTheScoresAboveIt) {
+  // Seven normals, four outliers and one extreme one. The widest plain gap, 4.6 -> 8.0 (3.4),
+  // has one score above it (weight 3.4); 1.6 -> 4.0 (2.4) has five (weight 12): all five are flagged.
+  const auto scores = torch::tensor({1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 4.0, 4.2, 4.4, 4.6, 8.0});
+  const double t = largest_gap_threshold(scores, 0.5);
+  EXPECT_NEAR(t, 2.8, 1e-6);
+  EXPECT_EQ(scores.gt(t).sum().item<int64_t>(), 5);
+}
+
 TEST(Thresholds, PercentileInterpolatesLinearly) {
   const auto scores = torch::tensor({4.0, 1.0, 3.0, 2.0});
   EXPECT_DOUBLE_EQ(percentile_threshold(scores, 50), 2.5);

@@ -8,17 +8,6 @@
 #include "loupe/core/error.h"
 
 namespace loupe {
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 void SmoothGrad::validate(const torch::Tensor&) const {
   const auto& o = options().gradient;
   LOUPE_CHECK(o.samples >= 1, "smoothgrad samples ", o.samples, ": expected at least 1");
@@ -26,14 +15,13 @@ void SmoothGrad::validate(const torch::Tensor&) const {
               ": expected a finite fraction >= 0 of the input range (the paper uses 0.15)");
 }
 
-PixelExplainer::Batch SmoothGrad::attribute(TappedModel& model, const torch::Tensor& x, int64_t first,
+PixelExplainer::Batch SmoothGrad::attribute(TappedModel& model, const torch::Tensor& x, int64_t /*first*/,
                                             const Target& target) {
   const auto& o = options().gradient;
   const int64_t n = x.size(0);
+  // Every image draws from the seed afresh: its map is the same alone, in any batch, at any position.
   std::vector<at::Generator> streams;
-  for (int64_t i = 0; i < n; ++i) {
-    streams.push_back(at::make_generator<at::CPUGeneratorImpl>(splitmix64(o.seed ^ splitmix64(first + i))));
-  }
+  for (int64_t i = 0; i < n; ++i) streams.push_back(at::make_generator<at::CPUGeneratorImpl>(o.seed));
   const auto flat = x.flatten(1);
   const auto sigma = (o.noise_level * (std::get<0>(flat.max(1)) - std::get<0>(flat.min(1)))).view({-1, 1, 1, 1});
   auto total = torch::zeros_like(x);

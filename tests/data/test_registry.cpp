@@ -11,7 +11,9 @@ namespace loupe {
 
 TEST(DataRegistry, UnknownNameListsValidOnes) {
   try {
-    load_dataset({"imagenet"});
+    DataRequest request;
+    request.name = "imagenet";
+    load_dataset(request);
     FAIL();
   } catch (const Error& e) {
     const std::string msg = e.what();

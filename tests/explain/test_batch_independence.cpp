@@ -1,4 +1,4 @@
-// The random perturbation methods give an image the same map whether it is explained
+// The random methods (perturbation ones and SmoothGrad) give an image the same map whether it is explained
 // alone or inside a batch (each image draws from the seed afresh), and KernelSHAP's
 // sampled (rank-deficient) least squares is repeatable.
 #include <gtest/gtest.h>
@@ -17,7 +17,8 @@ TEST(BatchIndependence, RandomMethodsGiveTheSameMapAloneAndInABatch) {
   // 16 grid features and 40 samples: KernelSHAP samples coalitions instead of enumerating.
   o.perturbation.set_samples(40).set_seed(9).set_max_evals(24).set_rise_cells(3).set_batch_size(16);
   o.perturbation.segmentation.set_method("grid").set_grid_cell(4);
-  for (const std::string method : {"lime", "kernelshap", "rise", "partition"}) {
+  o.gradient.set_samples(5);
+  for (const std::string method : {"lime", "kernelshap", "rise", "partition", "smoothgrad"}) {
     auto e = make_explainer(method, o);
     const auto batch = e->explain(net, x, class_logit(1));
     const auto alone = e->explain(net, x.slice(0, 2, 3), class_logit(1));

@@ -1,7 +1,8 @@
 // SmoothGrad (Smilkov et al., 2017): the gradient averaged over `samples` noisy copies
 // x + N(0, σ²), σ = noise_level · (max x − min x) per image (paper: 15%, n = 50), then
-// collapsed as saliency (max_c |.|, or Σ_c signed). Noise of image i comes from its own
-// seeded stream, so results do not depend on the batch size; noise is not clipped.
+// collapsed as saliency (max_c |.|, or Σ_c signed). Every image draws its noise from the
+// seed afresh, so its map does not depend on the batch or its position in it; noise is
+// not clipped.
 #pragma once
 
 #include "loupe/explain/pixel_base.h"

@@ -376,7 +376,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
   head << "Normal means " << criterion.text << ". " << n_norm << " normals and " << n_out
        << " outliers (samples violating the criterion) are encoded by the VAE; each encoder mean is scored by its "
           "Mahalanobis distance (MD) to a Gaussian fitted on "
-       << fit_name << ". AUROC " << outliers_fixed(primary.auroc, 3) << ". The " << o.threshold << " threshold "
+       << fit_name << ". AUROC " << outliers_fixed(primary.auroc, 4) << ". The " << o.threshold << " threshold "
        << outliers_fixed(threshold, 2) << " flags " << n_flagged << " samples: " << tp << " of " << n_out
        << " outliers (TPR " << outliers_fixed(tpr, 3) << ") and " << fp << " of " << n_norm << " normals (FPR "
        << outliers_fixed(fpr, 3) << ").";
@@ -419,7 +419,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
          outliers_fixed(tpr, 3) + ", FPR " + outliers_fixed(fpr, 3) + ".");
   {
     const auto f = outliers_to_vector(roc.fpr), t = outliers_to_vector(roc.tpr);
-    r.chart("ROC curve (AUROC " + outliers_fixed(primary.auroc, 3) + ")",
+    r.chart("ROC curve (AUROC " + outliers_fixed(primary.auroc, 4) + ")",
             report::line_chart("false-positive rate", "true-positive rate", {{"ROC", t}, {"chance", f}}, f));
   }
 

@@ -37,6 +37,20 @@ TensorDataset TensorDataset::subset(const torch::Tensor& indices) const {
   return TensorDataset(images_.index_select(0, indices), labels_.index_select(0, indices), class_names_);
 }
 
+DatasetView::DatasetView(const Dataset& data, torch::Tensor indices) : data_(data) {
+  LOUPE_CHECK(indices.defined() && indices.dim() == 1, "dataset view: expected a 1-D index tensor");
+  indices_ = indices.to(torch::kCPU, torch::kLong).contiguous();
+  if (indices_.numel() > 0) {
+    const int64_t lo = indices_.min().item<int64_t>(), hi = indices_.max().item<int64_t>();
+    LOUPE_CHECK(lo >= 0 && hi < data.size(), "dataset view: indices span [", lo, ", ", hi, "]; expected [0, ",
+                data.size() - 1, "]");
+  }
+}
+
+int64_t DatasetView::size() const { return indices_.size(0); }
+
+Batch DatasetView::get(const torch::Tensor& indices) const { return data_.get(indices_.index_select(0, indices)); }
+
 TensorDataset to_tensor_dataset(const Dataset& data, const torch::Tensor& indices, int64_t batch_size) {
   LOUPE_CHECK(batch_size > 0, "to_tensor_dataset batch_size ", batch_size, ": expected a positive count");
   std::vector<torch::Tensor> images, labels;

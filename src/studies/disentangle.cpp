@@ -110,10 +110,12 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   const auto started = std::chrono::steady_clock::now();
 
   // Disjoint random samples: the training pool first, then the held-out evaluation set.
+  // Without a pool, training renders every other sample as it goes.
   const Shapes3D shapes{Shapes3DOptions().set_supersample(s.supersample).set_device(device)};
   auto gen = at::detail::createCPUGenerator(o.common.seed);
   const auto perm = torch::randperm(shapes.size(), gen, torch::kLong);
   const auto eval_idx = perm.slice(0, s.pool, s.pool + s.eval_images);
+  const auto train_idx = s.pool > 0 ? perm.slice(0, 0, s.pool) : perm.slice(0, s.eval_images);
   const auto eval_data = to_tensor_dataset(shapes, eval_idx);
   const auto eval_factors = shapes.factors(eval_idx);
   const auto sample_images = eval_data.get(torch::arange(std::min<int64_t>(16, s.eval_images), torch::kLong));
@@ -140,15 +142,14 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     preset.spec.set_latents(s.latents);
     auto t = preset.train;
     t.objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
-    t.objective.set_dataset_size(s.pool > 0 ? s.pool : shapes.size());
+    t.objective.set_dataset_size(train_idx.size(0));
     t.set_max_steps(s.steps).set_seed(o.common.seed).set_checkpoint(o.common.out / "models" / "vae.pt");
     torch::manual_seed(o.common.seed);
     vae = Vae(preset.spec);
     if (s.pool > 0) {
-      const auto pool = to_tensor_dataset(shapes, perm.slice(0, 0, s.pool));
-      run = train_vae(*vae, pool, t, device);
+      run = train_vae(*vae, to_tensor_dataset(shapes, train_idx), t, device);
     } else {
-      run = train_vae(*vae, shapes, t, device);
+      run = train_vae(*vae, DatasetView(shapes, train_idx), t, device);
     }
     source = "trained here (" + s.objective + ", beta " + disentangle_fixed(s.beta, 1) + ", " +
              std::to_string(run.steps) + " steps)";

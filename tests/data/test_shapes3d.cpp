@@ -132,6 +132,25 @@ TEST(Shapes3D, CulledRenderingEqualsTheExhaustiveReference) {
   }
 }
 
+TEST(Shapes3D, ViewFetchesItsIndicesFromTheDataset) {
+  const Shapes3D data(Shapes3DOptions().set_label_factor("shape"));
+  const auto picked = torch::tensor({479999L, 5L, 123456L}, torch::kLong);
+  const DatasetView view(data, picked);
+  EXPECT_EQ(view.size(), 3);
+  EXPECT_EQ(view.class_names(), data.class_names());
+  const auto got = view.get(torch::tensor({2L, 0L}, torch::kLong));
+  const auto want = data.get(torch::tensor({123456L, 479999L}, torch::kLong));
+  EXPECT_TRUE(torch::equal(got.images, want.images));
+  EXPECT_TRUE(torch::equal(got.labels, want.labels));
+  try {
+    DatasetView(data, torch::tensor({0L, 480000L}, torch::kLong));
+    FAIL() << "expected an out-of-range error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("indices span [0, 480000]; expected [0, 479999]"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Shapes3D, ClearErrors) {
   const Shapes3D data;
   EXPECT_THROW(Shapes3D(Shapes3DOptions().set_label_factor("colour")), Error);

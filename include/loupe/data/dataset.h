@@ -47,6 +47,22 @@ class TensorDataset : public Dataset {
   std::vector<std::string> class_names_;
 };
 
+// The samples of `data` at `indices` (int64 [N], each in [0, data.size())), fetched from
+// `data` on every get: a split of a procedural dataset without rendering it up front.
+// `data` must outlive the view.
+class DatasetView : public Dataset {
+ public:
+  DatasetView(const Dataset& data, torch::Tensor indices);
+  int64_t size() const override;
+  Batch get(const torch::Tensor& indices) const override;
+  std::vector<std::string> class_names() const override { return data_.class_names(); }
+  std::array<int64_t, 3> image_shape() const override { return data_.image_shape(); }
+
+ private:
+  const Dataset& data_;
+  torch::Tensor indices_;
+};
+
 // The samples of `data` at `indices` (int64 [N]) held in memory as uint8, fetched
 // `batch_size` at a time (e.g. a rendered pool of a procedural dataset).
 TensorDataset to_tensor_dataset(const Dataset& data, const torch::Tensor& indices, int64_t batch_size = 256);

@@ -124,6 +124,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   Vae vae{nullptr};
   VaeTrainResult run;
   std::string source;
+  bool trained_here = true;
   if (!o.model.empty()) {
     VaeCheckpointInfo info;
     vae = load_vae(o.model, &info);
@@ -137,6 +138,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     }
     run.steps = info.step;
     source = "loaded from " + o.model.string();
+    trained_here = false;
   } else {
     auto preset = vae_preset(o.common.preset);
     preset.spec.set_latents(s.latents);
@@ -180,29 +182,29 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
          disentangle_fixed(dci_result.disentanglement, 3) + ", completeness " +
          disentangle_fixed(dci_result.completeness, 3) + ", SAP " + disentangle_fixed(sap, 3) +
          "; reconstructions reach a mean SSIM of " + disentangle_fixed(ssim_mean, 3) + " on " +
-         std::to_string(s.eval_images) + " held-out images. " +
+         std::to_string(s.eval_images) + (trained_here ? " held-out" : " evaluation") + " images. " +
          std::to_string(std::count(usage.dead.begin(), usage.dead.end(), true)) + " of " + std::to_string(latents) +
          " latent dimensions are dead (mean KL below 0.01 nats).");
-  r.table({"Scores (held-out images)",
+  r.table({trained_here ? "Scores (held-out images)" : "Scores (evaluation images)",
            {"metric", "value"},
            {{"MIG (mean over factors)", mig.mig},
             {"DCI disentanglement", dci_result.disentanglement},
             {"DCI completeness", dci_result.completeness},
             {"SAP", sap},
             {"SSIM (reconstruction vs input, mean)", ssim_mean}}});
-  r.table({"Settings",
-           {"setting", "value"},
-           {{"model", source},
-            {"objective", s.objective},
-            {"beta", s.beta},
-            {"latents", latents},
-            {"optimiser steps", run.steps},
-            {"batch size", s.batch_size},
-            {"training pool", s.pool > 0 ? json(s.pool) : json("rendered per batch")},
-            {"held-out images", s.eval_images},
-            {"supersample", s.supersample},
-            {"seed", static_cast<int64_t>(o.common.seed)},
-            {"device", device.str()}}});
+  // A loaded checkpoint records its steps but not how it was trained: only what is known is shown.
+  std::vector<std::vector<json>> settings = {{"model", source}};
+  if (trained_here) settings.push_back({"objective", s.objective});
+  if (trained_here) settings.push_back({"beta", s.beta});
+  settings.push_back({"latents", latents});
+  settings.push_back({"optimiser steps", run.steps});
+  if (trained_here) settings.push_back({"batch size", s.batch_size});
+  if (trained_here) settings.push_back({"training pool", s.pool > 0 ? json(s.pool) : json("rendered per batch")});
+  settings.push_back({trained_here ? "held-out images" : "evaluation images", s.eval_images});
+  settings.push_back({"supersample (evaluation renders)", s.supersample});
+  settings.push_back({"seed", static_cast<int64_t>(o.common.seed)});
+  settings.push_back({"device", device.str()});
+  r.table({"Settings", {"setting", "value"}, settings});
 
   r.section("Data");
   std::vector<std::string> sample_labels;
@@ -212,7 +214,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
                             shapes3d_value_names(2)[f[2].item<int64_t>()]);
   }
   r.text(
-      "Held-out samples of the procedural Shapes3D (floor, wall and object hue, scale, shape and orientation; "
+      "Evaluation samples of the procedural Shapes3D (floor, wall and object hue, scale, shape and orientation; "
       "labels: shape and object hue).");
   r.figure("Dataset samples", image_grid(std::vector<torch::Tensor>(sample_images.images.unbind(0)), sample_labels,
                                          GridOptions(8).cell_size(96)));
@@ -290,7 +292,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   std::vector<std::string> traversal_labels(static_cast<size_t>(latents * o.traversal_steps));
   std::copy(offset_labels.begin(), offset_labels.end(), traversal_labels.begin());
   r.text(
-      "Each row moves one latent from -3 to +3 around the first held-out image's code (the middle column is its "
+      "Each row moves one latent from -3 to +3 around the first evaluation image's code (the middle column is its "
       "reconstruction). Rows are ordered by the latent's mean KL from the prior (nats, in the row label); 'dead' "
       "marks latents below 0.01 nats, which the decoder ignores.");
   r.figure("Traversals ordered by KL",

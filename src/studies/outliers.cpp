@@ -202,6 +202,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     LOUPE_CHECK(info.spec.channels == 3, "--model ", o.model.string(), ": holds a ", describe(info.spec),
                 "; Shapes3D needs 3 channels");
     s.latents = info.spec.latents;
+    training.steps = info.step;
     vae->to(device);
   } else {
     auto preset = vae_preset(o.common.preset, 3);
@@ -395,8 +396,8 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
             {"VAE source", o.model.empty() ? "trained here (" + o.common.preset + " preset)" : o.model.string()},
             {"training images (random renders)", o.model.empty() ? json(s.pool) : json("-")},
             {"training steps", training.steps},
-            {"training time (s)", training.seconds},
-            {"render time (s)", render_seconds},
+            {"training time (s)", o.model.empty() ? json(training.seconds) : json("-")},
+            {"render time (s)", o.model.empty() ? json(render_seconds) : json("-")},
             {"shrinkage", primary.fit.shrinkage},
             {"threshold", o.threshold + " (" + outliers_fixed(s.threshold_value, 3) + ")"},
             {"seed", static_cast<int64_t>(o.common.seed)},

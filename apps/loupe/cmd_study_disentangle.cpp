@@ -19,7 +19,8 @@ StudyCommand add_study_disentangle(CLI::App& study) {
       "Examples:\n  loupe study disentangle --out dis-report\n"
       "  loupe study disentangle --objective beta_vae --beta 4 --latents 10 --out dis-beta\n"
       "  loupe study disentangle --model dis-report/models/vae.pt --out dis-again\n"
-      "  loupe study disentangle --preset paper --device cuda --out dis-paper");
+      "  loupe study disentangle --preset paper --device cuda --out dis-paper\n"
+      "  loupe study disentangle --preset paper --steps 40000 --resume --out dis-paper  (a CPU run in pieces)");
   struct Flags {
     CommonFlags common{"auto", 0, "loupe-out/disentangle"};
     DisentangleStudyOptions o;
@@ -38,6 +39,9 @@ StudyCommand add_study_disentangle(CLI::App& study) {
                   "training images rendered once (quick 3000; 0 = render every batch, as paper does)");
   cmd->add_option("--eval-images", f->o.eval_images, "held-out images for the metrics (quick 1000, paper 10000)");
   cmd->add_option("--model", f->model, "study this VAE checkpoint instead of training one");
+  cmd->add_flag("--resume", f->o.resume,
+                "continue from OUT/models/vae.pt (saved every epoch) up to --steps; give the settings it was "
+                "started with");
   add_common_flags(cmd, f->common, "report folder");
   return {cmd, [f] {
             f->o.common = study_common(f->common, f->preset);

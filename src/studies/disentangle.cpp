@@ -99,6 +99,7 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   LOUPE_CHECK(s.pool + s.eval_images <= 480000, "--pool ", s.pool, " and --eval-images ", s.eval_images,
               ": together at most the 480000 Shapes3D samples");
   LOUPE_CHECK(o.traversal_steps >= 2, "traversal steps ", o.traversal_steps, ": expected at least 2");
+  LOUPE_CHECK(o.model.empty() || !o.resume, "--resume continues training and --model skips it; give one of them");
   LOUPE_CHECK(o.model.empty() || fs::exists(o.model), "--model ", o.model.string(),
               ": no such file; expected a VAE checkpoint written by loupe (e.g. models/vae.pt of an earlier run)");
   return s;
@@ -145,7 +146,10 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     auto t = preset.train;
     t.objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
     t.objective.set_dataset_size(train_idx.size(0));
-    t.set_max_steps(s.steps).set_seed(o.common.seed).set_checkpoint(o.common.out / "models" / "vae.pt");
+    t.set_max_steps(s.steps)
+        .set_seed(o.common.seed)
+        .set_checkpoint(o.common.out / "models" / "vae.pt")
+        .set_resume(o.resume);
     torch::manual_seed(o.common.seed);
     vae = Vae(preset.spec);
     if (s.pool > 0) {

@@ -66,6 +66,15 @@ TEST(DisentangleStudy, TinyRunWritesScoresInRangeAndReloadsItsModel) {
   EXPECT_DOUBLE_EQ(m2["ssim"]["mean"].get<double>(), ssim);
   EXPECT_EQ(m2["history"].size(), m["history"].size());
   EXPECT_EQ(m2["settings"]["steps"].get<int64_t>(), 4);
+
+  // --resume continues the checkpoint up to the new step count and keeps its history.
+  auto more = tiny_disentangle(out);
+  more.steps = 6;
+  more.resume = true;
+  run_disentangle_study(more);
+  const auto m3 = read_metrics(out);
+  EXPECT_EQ(m3["history"].back()["step"].get<int64_t>(), 6);
+  EXPECT_EQ(m3["history"][0], m["history"][0]);
 }
 
 TEST(DisentangleStudy, BadInputIsAClearError) {
@@ -81,6 +90,11 @@ TEST(DisentangleStudy, BadInputIsAClearError) {
   EXPECT_TRUE(test::contains(message([](auto& b) { b.pool = 1; }), "--pool 1"));
   EXPECT_TRUE(test::contains(message([](auto& b) { b.model = "/nonexistent/vae.pt"; }), "/nonexistent/vae.pt"));
   EXPECT_TRUE(test::contains(message([](auto& b) { b.common.preset = "fast"; }), "--preset fast"));
+  EXPECT_TRUE(test::contains(message([](auto& b) {
+                               b.model = "/nonexistent/vae.pt";
+                               b.resume = true;
+                             }),
+                             "give one of them"));
   EXPECT_FALSE(fs::exists(tmp.path() / "report.html"));
 }
 

@@ -23,6 +23,7 @@ struct DisentangleStudyOptions {
   std::optional<int64_t> pool;           // training images rendered up front; 0 = render every batch
   std::optional<int64_t> eval_images;    // held-out images for the metrics
   fs::path model;                        // a VAE checkpoint to study instead of training one
+  bool resume = false;                   // continue training from out/models/vae.pt if it exists
   int64_t traversal_steps = 7;           // columns of the traversals, offsets -3…3
 };
 

@@ -74,7 +74,8 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   const auto md = m["scores"]["md"].get<std::vector<double>>();
   EXPECT_DOUBLE_EQ(m["counterfactuals"][0]["md"].get<double>(), *std::max_element(md.begin(), md.end()));
 
-  // Reusing the checkpoint with a reference fit and the FPR threshold: no training, and
+  // Reusing the checkpoint with a reference fit and the FPR threshold: no training (the
+  // report carries the checkpoint's 20 steps and no training time), and
   // at most floor(0.1 * 20) = 2 reference normals lie above the threshold.
   auto o = tiny_outliers_options(dir.path() / "second");
   o.model = first / "models" / "vae.pt";
@@ -84,7 +85,8 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   o.threshold_value = 0.1;
   run_outliers_study(o);
   const auto m2 = read_outliers_metrics(dir.path() / "second");
-  EXPECT_EQ(m2["training"]["steps"].get<int64_t>(), 0);
+  EXPECT_EQ(m2["training"]["steps"].get<int64_t>(), 20);
+  EXPECT_EQ(m2["training"]["seconds"].get<double>(), 0.0);
   EXPECT_EQ(m2["fit"].get<std::string>(), "reference");
   EXPECT_EQ(m2["scores"]["md"].size(), 45u);
   EXPECT_DOUBLE_EQ(m2["auroc"].get<double>(), m2["auroc_reference"].get<double>());

@@ -27,12 +27,14 @@ StudyCommand add_study_outliers(CLI::App& study) {
       "Examples:\n  loupe study outliers --out outliers-report\n"
       "  loupe study outliers --normal 'wall_hue=green,shape=sphere' --normals 300 --outliers 20\n"
       "  loupe study outliers --model outliers-report/models/vae.pt --reference 200 --threshold fpr\n"
+      "  loupe study outliers --model outliers-report/models/vae.pt --robust\n"
       "  loupe study outliers --preset paper --device cuda --out outliers-paper");
   struct Flags {
     CommonFlags common{"auto", 0, "loupe-out/outliers"};
     OutliersStudyOptions o;
     std::string preset = "quick", model, shrinkage = "none";
     double lambda = 0.1;
+    bool robust = false;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper (50 epochs, for a GPU)")
@@ -57,6 +59,9 @@ StudyCommand add_study_outliers(CLI::App& study) {
       ->check(CLI::IsMember({"none", "ledoit-wolf", "fixed"}))
       ->capture_default_str();
   cmd->add_option("--lambda", f->lambda, "weight of the scaled identity with --shrinkage fixed")->capture_default_str();
+  cmd->add_flag("--robust", f->robust,
+                "fit the Gaussian by Minimum Covariance Determinant (FastMCD, as sklearn's MinCovDet), so that "
+                "outliers in the fitted set do not inflate its covariance");
   cmd->add_option("--threshold", f->o.threshold,
                   "gap (widest gap in the sorted distances, weighted by how many lie above it), percentile, or fpr "
                   "(needs --reference)")
@@ -81,7 +86,8 @@ StudyCommand add_study_outliers(CLI::App& study) {
                 .set_shrinkage(f->shrinkage == "ledoit-wolf" ? Shrinkage::kLedoitWolf
                                : f->shrinkage == "fixed"     ? Shrinkage::kFixed
                                                              : Shrinkage::kNone)
-                .set_lambda(f->lambda);
+                .set_lambda(f->lambda)
+                .set_robust(f->robust);
             run_outliers_study(f->o);
             print_report_path(f->common);
           }};

@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
 
 #include "loupe/core/error.h"
 
@@ -35,10 +39,116 @@ double ledoit_wolf_weight(const torch::Tensor& xc) {
   return std::max(0.0, std::min(beta, delta) / delta);
 }
 
+// The q-quantile of the chi-squared distribution with `dof` degrees of freedom: bisection
+// on its CDF P(dof/2, x/2) (the regularised lower incomplete gamma).
+double chi2_quantile(int64_t dof, double q) {
+  const auto a = torch::tensor(static_cast<double>(dof) / 2, torch::kDouble);
+  const auto cdf = [&](double x) { return torch::igamma(a, torch::tensor(x / 2, torch::kDouble)).item<double>(); };
+  double lo = 0, hi = std::max<double>(1.0, static_cast<double>(dof));
+  while (cdf(hi) < q) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-13 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (cdf(mid) < q ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Mean and maximum-likelihood covariance of the rows `subset` of x, its log-determinant
+// and every row's squared distance to it (through the pseudo-inverse, so that a singular
+// subset still ranks the rows).
+struct SubsetFit {
+  torch::Tensor mean, covariance, d2, subset;
+  double logdet = 0;
+};
+
+SubsetFit fit_subset(const torch::Tensor& x, const torch::Tensor& subset) {
+  SubsetFit f;
+  f.subset = subset;
+  const auto rows = x.index_select(0, subset);
+  f.mean = rows.mean(0);
+  const auto c = rows - f.mean;
+  f.covariance = c.t().mm(c) / static_cast<double>(rows.size(0));
+  const auto [values, vectors] = torch::linalg_eigh(f.covariance);
+  const double largest = std::max(values.max().item<double>(), 0.0);
+  const auto kept = values.gt(1e-12 * largest);
+  f.logdet = kept.all().item<bool>() ? values.log().sum().item<double>() : -INFINITY;
+  const auto inverse = torch::where(kept, 1.0 / values, torch::zeros_like(values));
+  const auto d = (x - f.mean).mm(vectors);
+  f.d2 = (d.pow(2) * inverse).sum(1);
+  return f;
+}
+
+// The h rows closest to a fit, in index order.
+torch::Tensor closest_rows(const SubsetFit& f, int64_t h) {
+  return std::get<0>(std::get<1>(f.d2.topk(h, 0, /*largest=*/false)).sort());
+}
+
+// Concentration steps: refit on the h closest rows while the determinant decreases
+// (at most `steps` refits; the first is always taken, so the result is an h-subset fit).
+SubsetFit concentrate(const torch::Tensor& x, SubsetFit f, int64_t h, int steps) {
+  f = fit_subset(x, closest_rows(f, h));
+  for (int s = 1; s < steps; ++s) {
+    auto next = fit_subset(x, closest_rows(f, h));
+    if (!(next.logdet < f.logdet - 1e-12 * std::max(1.0, std::abs(f.logdet)))) break;
+    f = std::move(next);
+  }
+  return f;
+}
+
+// FastMCD's search for the minimum-determinant h-subset, then sklearn's consistency
+// correction and reweighting: returns the rows kept (bool [N]).
+torch::Tensor mcd_support(const torch::Tensor& x, const GaussianFitOptions& o) {
+  const int64_t n = x.size(0), l = x.size(1);
+  LOUPE_CHECK(o.support_fraction == 0 || (o.support_fraction > 0 && o.support_fraction <= 1),
+              "robust fit: support fraction ", o.support_fraction, ": expected a number in (0,1]");
+  LOUPE_CHECK(o.trials >= 0, "robust fit: ", o.trials, " random starts; expected 0 or more");
+  const int64_t h = o.support_fraction > 0 ? static_cast<int64_t>(std::ceil(o.support_fraction * n))
+                                           : static_cast<int64_t>(std::ceil(0.5 * (n + l + 1)));
+  LOUPE_CHECK(n > l + 1 && h > l && h <= n, "normal latents: a robust fit of ", l, " dimensions keeps ", h, " of ", n,
+              " samples; it needs more than ", l + 1, " samples and a support of more than ", l);
+  std::vector<SubsetFit> starts;
+  starts.push_back(concentrate(x, fit_subset(x, torch::arange(n)), h, 2));
+  std::mt19937_64 rng(o.seed);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t t = 0; t < o.trials; ++t) {
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t i = 0; i <= l; ++i)  // a partial Fisher-Yates shuffle draws L+1 distinct rows
+      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(i + static_cast<int64_t>(rng() % (n - i)))]);
+    const auto subset = torch::tensor(std::vector<int64_t>(order.begin(), order.begin() + l + 1), torch::kLong);
+    starts.push_back(concentrate(x, fit_subset(x, subset), h, 2));
+  }
+  std::stable_sort(starts.begin(), starts.end(),
+                   [](const SubsetFit& a, const SubsetFit& b) { return a.logdet < b.logdet; });
+  starts.resize(std::min<size_t>(starts.size(), 10));
+  SubsetFit best;
+  bool have = false;
+  for (auto& s : starts) {
+    auto f = concentrate(x, std::move(s), h, 100);
+    if (!have || f.logdet < best.logdet) best = std::move(f), have = true;
+  }
+  LOUPE_CHECK(std::isfinite(best.logdet), "normal latents: ", h, " of them lie in a lower-dimensional subspace, so ",
+              "their covariance is singular; use fewer latents or drop the robust fit");
+  const double correction = best.d2.quantile(0.5).item<double>() / chi2_quantile(l, 0.5);
+  return (best.d2 / correction).lt(chi2_quantile(l, 0.975));
+}
+
+GaussianFit fit_classical(const torch::Tensor& normals, const GaussianFitOptions& options);
+
 }  // namespace
 
 GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions& options) {
   check_codes("normal latents", normals, -1);
+  if (!options.robust) return fit_classical(normals, options);
+  const auto x = normals.to(torch::kCPU, torch::kDouble);
+  const auto support = mcd_support(x, options);
+  auto fit = fit_classical(x.index({support}), options);
+  fit.support = support;
+  return fit;
+}
+
+namespace {
+
+GaussianFit fit_classical(const torch::Tensor& normals, const GaussianFitOptions& options) {
   const int64_t n = normals.size(0), l = normals.size(1);
   LOUPE_CHECK(n >= 2, "normal latents: ", n, " sample(s); expected at least 2 to fit a covariance");
   const auto x = normals.to(torch::kDouble);
@@ -68,8 +178,11 @@ GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions&
               " of ", l, " dimensions, from ", n,
               " samples); use shrinkage (Ledoit-Wolf or a lambda > 0), more normals or fewer latents");
   fit.precision = vectors.mm(torch::diag(1.0 / values)).mm(vectors.t());
+  fit.support = torch::ones({n}, torch::kBool);
   return fit;
 }
+
+}  // namespace
 
 torch::Tensor mahalanobis_distance(const GaussianFit& fit, const torch::Tensor& x) {
   check_codes("scored latents", x, fit.mean.size(0));

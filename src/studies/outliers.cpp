@@ -229,23 +229,38 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
   // 3. Encoder means of the sample; distances to the batch and, if given, to the reference set.
   const auto images = data.get(indices).images;
   const auto mu = outliers_encode_means(*vae, images, device);
+  // The batch is always scored with the classical fit (the original workflow); with
+  // `robust`, also with the Minimum Covariance Determinant, which the outliers in it
+  // cannot inflate.
   OutliersScores batch;
-  batch.fit = fit_gaussian(mu, o.fit);
+  batch.fit = fit_gaussian(mu, GaussianFitOptions(o.fit).set_robust(false));
   batch.md = mahalanobis_distance(batch.fit, mu);
   batch.auroc = auroc(batch.md, is_outlier);
+  OutliersScores robust;
+  if (o.fit.robust) {
+    robust.fit = fit_gaussian(mu, GaussianFitOptions(o.fit).set_seed(o.common.seed));
+    robust.md = mahalanobis_distance(robust.fit, mu);
+    robust.auroc = auroc(robust.md, is_outlier);
+  }
   OutliersScores reference;
   torch::Tensor reference_md;
   if (o.reference > 0) {
     const auto ref_images = data.get(sample.indices.index_select(0, torch::tensor(reference_pos, torch::kLong))).images;
     const auto ref_mu = outliers_encode_means(*vae, ref_images, device);
-    reference.fit = fit_gaussian(ref_mu, o.fit);
+    reference.fit = fit_gaussian(ref_mu, GaussianFitOptions(o.fit).set_seed(o.common.seed));
     reference.md = mahalanobis_distance(reference.fit, mu);
     reference.auroc = auroc(reference.md, is_outlier);
     reference_md = mahalanobis_distance(reference.fit, ref_mu);
   }
   const bool use_reference = o.reference > 0;
-  const auto& primary = use_reference ? reference : batch;
-  const std::string fit_name = use_reference ? "reference normals" : "the scored batch";
+  const auto& primary = use_reference ? reference : o.fit.robust ? robust : batch;
+  const std::string fit_kind = use_reference ? "reference" : o.fit.robust ? "robust" : "batch";
+  const int64_t support = primary.fit.support.sum().item<int64_t>(), fitted_on = primary.fit.support.size(0);
+  std::string fit_name = use_reference ? "reference normals" : "the scored batch";
+  if (o.fit.robust)
+    fit_name = "the " + std::to_string(support) + " of " + std::to_string(fitted_on) + " " +
+               (use_reference ? "reference normals" : "scored samples") +
+               " kept by a robust fit (Minimum Covariance Determinant)";
   const auto md = outliers_to_vector(primary.md);
 
   // 4. Threshold, flags, ROC.
@@ -371,7 +386,9 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
 
   // The report.
   report::Report r("Latent outliers: procedural Shapes3D",
-                   "preset " + o.common.preset + " · " + describe(vae->spec()) + " · criterion " + criterion.text);
+                   (o.model.empty() ? "preset " + o.common.preset
+                                    : o.model.filename().string() + " (" + std::to_string(training.steps) + " steps)") +
+                       " · " + describe(vae->spec()) + " · criterion " + criterion.text);
   r.section("Summary");
   std::ostringstream head;
   head << "Normal means " << criterion.text << ". " << n_norm << " normals and " << n_out
@@ -382,9 +399,14 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
        << " outliers (TPR " << outliers_fixed(tpr, 3) << ") and " << fp << " of " << n_norm << " normals (FPR "
        << outliers_fixed(fpr, 3) << ").";
   r.text(head.str());
-  std::vector<std::vector<json>> fit_rows = {{"batch (the original workflow)", batch.auroc}};
+  std::vector<std::vector<json>> fit_rows = {{"batch (the original workflow)", outliers_fixed(batch.auroc, 4)}};
+  if (o.fit.robust && !use_reference)
+    fit_rows.push_back(
+        {"batch, robust: " + std::to_string(support) + " of " + std::to_string(fitted_on) + " samples kept (MCD)",
+         outliers_fixed(robust.auroc, 4)});
   if (use_reference)
-    fit_rows.push_back({"reference (" + std::to_string(o.reference) + " other normals)", reference.auroc});
+    fit_rows.push_back(
+        {"reference (" + std::to_string(o.reference) + " other normals)", outliers_fixed(reference.auroc, 4)});
   r.table({"AUROC by fit", {"Gaussian fitted on", "AUROC"}, fit_rows});
   r.table({"Settings",
            {"setting", "value"},
@@ -399,6 +421,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
             {"training time (s)", o.model.empty() ? json(training.seconds) : json("-")},
             {"render time (s)", o.model.empty() ? json(render_seconds) : json("-")},
             {"shrinkage", primary.fit.shrinkage},
+            {"robust fit (MCD)", o.fit.robust ? "yes" : "no"},
             {"threshold", o.threshold + " (" + outliers_fixed(s.threshold_value, 3) + ")"},
             {"seed", static_cast<int64_t>(o.common.seed)},
             {"device", device.str()},
@@ -503,8 +526,11 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
                         {"device", device.str()}});
   r.metric("auroc", primary.auroc);
   r.metric("auroc_batch", batch.auroc);
+  if (o.fit.robust && !use_reference) r.metric("auroc_robust", robust.auroc);
   if (use_reference) r.metric("auroc_reference", reference.auroc);
-  r.metric("fit", use_reference ? "reference" : "batch");
+  r.metric("fit", fit_kind);
+  r.metric("robust", o.fit.robust);
+  r.metric("fit_support", support);
   r.metric("shrinkage", primary.fit.shrinkage);
   r.metric("threshold", threshold);
   r.metric("flagged.total", n_flagged);

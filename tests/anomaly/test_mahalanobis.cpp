@@ -70,6 +70,66 @@ TEST(Mahalanobis, ZScoresDeviantDimensionAndCounterfactual) {
   EXPECT_TRUE(torch::allclose(cf, torch::tensor({{1.0f, 0.5f}, {1.0f, 0.0f}})));
 }
 
+// 200 standard normals in 3-D followed by 20 outliers clustered near (6, 6, 6).
+torch::Tensor contaminated_sample() {
+  torch::manual_seed(3);
+  return torch::cat({torch::randn({200, 3}, torch::kDouble), 6 + 0.3 * torch::randn({20, 3}, torch::kDouble)});
+}
+
+TEST(Mahalanobis, RobustFitIgnoresAContaminatingCluster) {
+  const auto x = contaminated_sample();
+  const auto classical = fit_gaussian(x);
+  const auto robust = fit_gaussian(x, GaussianFitOptions().set_robust(true));
+  // The cluster drags the classical mean ~0.55 along every axis and adds ~3 to every
+  // covariance entry; the robust fit drops it. (The MCD's half-sample start is noisy, so
+  // the reweighted fit is near, not at, the 200 normals' own fit.)
+  EXPECT_GT(classical.mean.min().item<double>(), 0.4);
+  EXPECT_GT(classical.covariance.min().item<double>(), 2.5);
+  EXPECT_LT(robust.mean.abs().max().item<double>(), 0.2);
+  EXPECT_LT((robust.covariance - torch::eye(3, torch::kDouble)).abs().max().item<double>(), 0.45);
+  ASSERT_EQ(robust.support.sizes(), torch::IntArrayRef({220}));
+  EXPECT_GE(robust.support.slice(0, 0, 200).sum().item<int64_t>(), 180);  // keeps most normals
+  EXPECT_EQ(robust.support.slice(0, 200, 220).sum().item<int64_t>(), 0);  // and no outlier
+  EXPECT_TRUE(classical.support.all().item<bool>());
+  // Every outlier lies farther than every normal from the robust fit.
+  const auto d = mahalanobis_distance(robust, x);
+  EXPECT_LT(d.slice(0, 0, 200).max().item<double>(), d.slice(0, 200).min().item<double>());
+}
+
+TEST(Mahalanobis, RobustFitKeepsTheChiSquaredShareOfCleanData) {
+  // Consistency correction plus reweighting at chi2_2(0.975): about 97.5% of clean
+  // Gaussian samples are kept (a wrong quantile or a missing correction is far off).
+  torch::manual_seed(4);
+  const auto x = torch::randn({4000, 2}, torch::kDouble).mm(torch::tensor({{2.0, 0.0}, {1.0, 0.5}}, torch::kDouble));
+  const auto robust = fit_gaussian(x, GaussianFitOptions().set_robust(true));
+  const double kept = robust.support.to(torch::kDouble).mean().item<double>();
+  EXPECT_GT(kept, 0.965);
+  EXPECT_LT(kept, 0.985);
+}
+
+TEST(Mahalanobis, RobustFitIsAffineEquivariantAndDeterministic) {
+  const auto x = contaminated_sample();
+  const auto a = torch::tensor({{2.0, 1.0, 0.0}, {0.0, 1.0, -1.0}, {0.5, 0.0, 3.0}}, torch::kDouble);
+  const auto shift = torch::tensor({1.0, -2.0, 5.0}, torch::kDouble);
+  const auto options = GaussianFitOptions().set_robust(true).set_seed(7);
+  const auto fit = fit_gaussian(x, options), mapped = fit_gaussian(x.mm(a.t()) + shift, options);
+  EXPECT_TRUE(torch::equal(fit.support, mapped.support));
+  EXPECT_TRUE(
+      torch::allclose(mahalanobis_distance(fit, x), mahalanobis_distance(mapped, x.mm(a.t()) + shift), 1e-7, 1e-9));
+  EXPECT_TRUE(torch::equal(fit_gaussian(x, options).precision, fit.precision));
+}
+
+TEST(Mahalanobis, RobustFitBadInputIsNamed) {
+  const auto x = contaminated_sample();
+  EXPECT_THROW(fit_gaussian(x, GaussianFitOptions().set_robust(true).set_support_fraction(1.5)), Error);
+  try {
+    fit_gaussian(x.slice(0, 0, 4), GaussianFitOptions().set_robust(true));
+    FAIL() << "expected a too-few-samples error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs more than 4 samples"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Mahalanobis, BadInputIsNamed) {
   auto normals = torch::randn({10, 2});
   const auto fit = fit_gaussian(normals);

@@ -91,6 +91,21 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   EXPECT_EQ(m2["scores"]["md"].size(), 45u);
   EXPECT_DOUBLE_EQ(m2["auroc"].get<double>(), m2["auroc_reference"].get<double>());
   expect_flags_match_threshold(m2);
+
+  // A robust batch fit: scored by the MCD fit, which keeps part of the batch; the classical
+  // batch AUROC is still reported and equals the first run's (same model, same sample).
+  auto r = tiny_outliers_options(dir.path() / "robust");
+  r.model = first / "models" / "vae.pt";
+  r.latents.reset();
+  r.fit.set_robust(true);
+  run_outliers_study(r);
+  const auto m3 = read_outliers_metrics(dir.path() / "robust");
+  EXPECT_EQ(m3["fit"].get<std::string>(), "robust");
+  EXPECT_DOUBLE_EQ(m3["auroc"].get<double>(), m3["auroc_robust"].get<double>());
+  EXPECT_DOUBLE_EQ(m3["auroc_batch"].get<double>(), m["auroc_batch"].get<double>());
+  EXPECT_GT(m3["fit_support"].get<int64_t>(), 22);  // at least h = ceil((45 + L + 1) / 2) minus reweighting losses
+  EXPECT_LE(m3["fit_support"].get<int64_t>(), 45);
+  expect_flags_match_threshold(m3);
 }
 
 TEST(OutliersStudy, BadCriterionAndCountsAreClearErrorsBeforeTraining) {

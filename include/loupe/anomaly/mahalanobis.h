@@ -3,11 +3,18 @@
 // z-scores, the most deviant dimension and the counterfactual code that resets it to the
 // normal mean. Choices: the covariance is the maximum-likelihood one (divide by N);
 // shrinkage pulls it toward (tr S / L) I, with Ledoit & Wolf's (2004) optimal weight
-// (as sklearn.covariance.ledoit_wolf) or a given lambda.
+// (as sklearn.covariance.ledoit_wolf) or a given lambda. The robust fit is the Minimum
+// Covariance Determinant (Rousseeuw & Van Driessen's FastMCD, as sklearn.covariance.MinCovDet):
+// the h-subset whose covariance has the smallest determinant, found by concentration steps
+// from the classical fit and from `trials` random (L+1)-subsets; its covariance scaled for
+// consistency by median(d^2) / chi2_L(0.5); then the samples with d^2 below chi2_L(0.975)
+// refitted as above. Outliers in the scored batch then cannot inflate the covariance that
+// is meant to describe the normals.
 #pragma once
 
 #include <torch/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace loupe {
@@ -16,10 +23,18 @@ enum class Shrinkage { kNone, kLedoitWolf, kFixed };
 
 struct GaussianFitOptions {
   Shrinkage shrinkage = Shrinkage::kNone;
-  double lambda = 0.1;  // the weight toward the scaled identity with Shrinkage::kFixed, in [0,1]
+  double lambda = 0.1;          // the weight toward the scaled identity with Shrinkage::kFixed, in [0,1]
+  bool robust = false;          // Minimum Covariance Determinant instead of all samples
+  double support_fraction = 0;  // h / N for the robust fit, in (0,1]; 0 = (N + L + 1) / 2N
+  int64_t trials = 30;          // random starts of the robust fit (besides the classical fit)
+  uint64_t seed = 0;            // draws those starts
   // clang-format off
   GaussianFitOptions& set_shrinkage(Shrinkage v) { shrinkage = v; return *this; }
   GaussianFitOptions& set_lambda(double v) { lambda = v; return *this; }
+  GaussianFitOptions& set_robust(bool v) { robust = v; return *this; }
+  GaussianFitOptions& set_support_fraction(double v) { support_fraction = v; return *this; }
+  GaussianFitOptions& set_trials(int64_t v) { trials = v; return *this; }
+  GaussianFitOptions& set_seed(uint64_t v) { seed = v; return *this; }
   // clang-format on
 };
 
@@ -28,10 +43,11 @@ struct GaussianFit {
   torch::Tensor covariance;  // double [L,L], after shrinkage
   torch::Tensor precision;   // double [L,L], its inverse
   double shrinkage = 0;      // the weight used
+  torch::Tensor support;     // bool [N]: the normals the final fit used (all but the rejected, if robust)
 };
 
-// Fits the normals [N,L] (N >= 2, finite). A singular covariance without shrinkage is a
-// loupe::Error that says so and suggests shrinkage.
+// Fits the normals [N,L] (N >= 2, finite; robust: N > L + 1). A singular covariance without
+// shrinkage is a loupe::Error that says so and suggests shrinkage.
 GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions& options = GaussianFitOptions());
 
 // sqrt((x - mean)^T precision (x - mean)) per row of x [M,L]: double [M].

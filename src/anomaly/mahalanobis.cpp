@@ -104,8 +104,10 @@ torch::Tensor mcd_support(const torch::Tensor& x, const GaussianFitOptions& o) {
   LOUPE_CHECK(o.trials >= 0, "robust fit: ", o.trials, " random starts; expected 0 or more");
   const int64_t h = o.support_fraction > 0 ? static_cast<int64_t>(std::ceil(o.support_fraction * n))
                                            : static_cast<int64_t>(std::ceil(0.5 * (n + l + 1)));
-  LOUPE_CHECK(n > l + 1 && h > l && h <= n, "normal latents: a robust fit of ", l, " dimensions keeps ", h, " of ", n,
-              " samples; it needs more than ", l + 1, " samples and a support of more than ", l);
+  LOUPE_CHECK(n > l + 1, "normal latents: a robust fit of ", l, " dimensions needs more than ", l + 1, " samples; got ",
+              n);
+  LOUPE_CHECK(h > l && h <= n, "robust fit: support fraction ", o.support_fraction, " keeps ", h, " of ", n,
+              " samples; expected more than ", l, " (the dimensions)");
   std::vector<SubsetFit> starts;
   starts.push_back(concentrate(x, fit_subset(x, torch::arange(n)), h, 2));
   std::mt19937_64 rng(o.seed);

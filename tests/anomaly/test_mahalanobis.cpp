@@ -122,11 +122,12 @@ TEST(Mahalanobis, RobustFitIsAffineEquivariantAndDeterministic) {
 TEST(Mahalanobis, RobustFitBadInputIsNamed) {
   const auto x = contaminated_sample();
   EXPECT_THROW(fit_gaussian(x, GaussianFitOptions().set_robust(true).set_support_fraction(1.5)), Error);
+  EXPECT_THROW(fit_gaussian(x, GaussianFitOptions().set_robust(true).set_support_fraction(0.01)), Error);
   try {
     fit_gaussian(x.slice(0, 0, 4), GaussianFitOptions().set_robust(true));
     FAIL() << "expected a too-few-samples error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("needs more than 4 samples"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("needs more than 4 samples; got 4"), std::string::npos) << e.what();
   }
 }
 

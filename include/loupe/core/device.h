@@ -1,10 +1,10 @@
 // Device choice, thread set-up and seeding.
 #pragma once
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <string>
-
-#include <torch/types.h>
 
 namespace loupe {
 
@@ -12,8 +12,10 @@ namespace loupe {
 // Asking for CUDA on a machine without it is a loupe::Error.
 torch::Device resolve_device(const std::string& spec);
 
-// Lets LibTorch use every core (intra-op threads = hardware concurrency).
-// Called once at start-up by the CLI and the test main.
+// Lets LibTorch use every core (intra-op threads = hardware concurrency), flushes
+// subnormals, keeps OpenBLAS to one thread and, on glibc, keeps freed activation
+// buffers on the heap rather than returning them to the kernel after each pass.
+// Called once at start-up by the CLI and the benchmarks.
 void init_threads();
 
 // Seeds LibTorch's CPU and CUDA generators; every random choice in loupe draws

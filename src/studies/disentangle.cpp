@@ -84,7 +84,9 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   s.beta = o.beta.value_or(preset.train.objective.beta);
   s.latents = o.latents.value_or(preset.spec.latents);
   s.steps = o.steps.value_or(preset.train.max_steps);
-  s.epochs = preset.train.epochs;
+  // An explicit --steps is honoured even past the preset's epochs (every epoch has at
+  // least one step); without it the paper preset trains its 50 epochs.
+  s.epochs = std::max<int64_t>(preset.train.epochs, s.steps);
   s.batch_size = preset.train.batch_size;
   // quick: 3000 images rendered once (~13 epochs of 1200 steps at batch 32); paper renders every batch.
   s.pool = o.pool.value_or(paper ? 0 : 3000);
@@ -147,6 +149,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     t.objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
     t.objective.set_dataset_size(train_idx.size(0));
     t.set_max_steps(s.steps)
+        .set_epochs(s.epochs)
         .set_seed(o.common.seed)
         .set_checkpoint(o.common.out / "models" / "vae.pt")
         .set_resume(o.resume);

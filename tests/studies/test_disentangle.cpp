@@ -77,6 +77,18 @@ TEST(DisentangleStudy, TinyRunWritesScoresInRangeAndReloadsItsModel) {
   EXPECT_EQ(m3["history"][0], m["history"][0]);
 }
 
+TEST(DisentangleStudy, ExplicitStepsOutlastThePresetEpochs) {
+  // The paper preset trains 50 epochs; a pool of one batch makes that 50 steps, and an
+  // explicit --steps 52 must still train 52 (it stopped at 50 before).
+  test::TempDir dir;
+  auto o = tiny_disentangle(dir.path());
+  o.common.preset = "paper";
+  o.eval_images = 20;
+  o.steps = 52;
+  run_disentangle_study(o);
+  EXPECT_EQ(read_metrics(dir.path())["settings"]["steps"].get<int64_t>(), 52);
+}
+
 TEST(DisentangleStudy, BadInputIsAClearError) {
   test::TempDir tmp;
   auto o = tiny_disentangle(tmp.path());

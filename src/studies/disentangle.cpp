@@ -281,7 +281,8 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   std::vector<torch::Tensor> recon_cells;
   for (int64_t i = 0; i < shown; ++i) recon_cells.push_back(sample_images.images[i]);
   for (int64_t i = 0; i < shown; ++i) recon_cells.push_back(codes.recon[i]);
-  r.figure("Held-out inputs (top) and reconstructions from the encoder mean (bottom)",
+  r.figure(std::string(trained_here ? "Held-out" : "Evaluation") +
+               " inputs (top) and reconstructions from the encoder mean (bottom)",
            image_grid(recon_cells, std::vector<std::string>(recon_cells.size()), GridOptions(shown).cell_size(96),
                       {"input", "recon"}));
 
@@ -298,10 +299,11 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
                          (usage.dead[d] ? " dead" : " " + disentangle_fixed(usage.kl[d].item<double>(), 1)));
   std::vector<std::string> traversal_labels(static_cast<size_t>(latents * o.traversal_steps));
   std::copy(offset_labels.begin(), offset_labels.end(), traversal_labels.begin());
-  r.text(
-      "Each row moves one latent from -3 to +3 around the first evaluation image's code (the middle column is its "
-      "reconstruction). Rows are ordered by the latent's mean KL from the prior (nats, in the row label); 'dead' "
-      "marks latents below 0.01 nats, which the decoder ignores.");
+  r.text("Each row moves one latent from " + disentangle_fixed(offsets[0].item<double>(), 1) + " to " +
+         disentangle_fixed(offsets[-1].item<double>(), 1) + " around the first " +
+         (trained_here ? "held-out" : "evaluation") +
+         " image's code (the middle column is its reconstruction). Rows are ordered by the latent's mean KL from "
+         "the prior (nats, in the row label); 'dead' marks latents below 0.01 nats, which the decoder ignores.");
   r.figure("Traversals ordered by KL",
            image_grid(disentangle_cells(latent_traversal(decode, base, usage.order, traversal_options)),
                       traversal_labels, GridOptions(o.traversal_steps).cell_size(80), row_labels));

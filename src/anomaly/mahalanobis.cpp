@@ -134,22 +134,6 @@ torch::Tensor mcd_support(const torch::Tensor& x, const GaussianFitOptions& o) {
   return (best.d2 / correction).lt(chi2_quantile(l, 0.975));
 }
 
-GaussianFit fit_classical(const torch::Tensor& normals, const GaussianFitOptions& options);
-
-}  // namespace
-
-GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions& options) {
-  check_codes("normal latents", normals, -1);
-  if (!options.robust) return fit_classical(normals, options);
-  const auto x = normals.to(torch::kCPU, torch::kDouble);
-  const auto support = mcd_support(x, options);
-  auto fit = fit_classical(x.index({support}), options);
-  fit.support = support;
-  return fit;
-}
-
-namespace {
-
 GaussianFit fit_classical(const torch::Tensor& normals, const GaussianFitOptions& options) {
   const int64_t n = normals.size(0), l = normals.size(1);
   LOUPE_CHECK(n >= 2, "normal latents: ", n, " sample(s); expected at least 2 to fit a covariance");
@@ -185,6 +169,16 @@ GaussianFit fit_classical(const torch::Tensor& normals, const GaussianFitOptions
 }
 
 }  // namespace
+
+GaussianFit fit_gaussian(const torch::Tensor& normals, const GaussianFitOptions& options) {
+  check_codes("normal latents", normals, -1);
+  if (!options.robust) return fit_classical(normals, options);
+  const auto x = normals.to(torch::kCPU, torch::kDouble);
+  const auto support = mcd_support(x, options);
+  auto fit = fit_classical(x.index({support}), options);
+  fit.support = support;
+  return fit;
+}
 
 torch::Tensor mahalanobis_distance(const GaussianFit& fit, const torch::Tensor& x) {
   check_codes("scored latents", x, fit.mean.size(0));

@@ -230,21 +230,22 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
   const auto images = data.get(indices).images;
   const auto mu = outliers_encode_means(*vae, images, device);
   // The batch is always scored with the classical fit (the original workflow); with
-  // `robust`, also with the Minimum Covariance Determinant, which the outliers in it
-  // cannot inflate.
+  // `robust` and no reference set, also with the Minimum Covariance Determinant, which
+  // the outliers in it cannot inflate.
+  const bool use_reference = o.reference > 0;
   OutliersScores batch;
   batch.fit = fit_gaussian(mu, GaussianFitOptions(o.fit).set_robust(false));
   batch.md = mahalanobis_distance(batch.fit, mu);
   batch.auroc = auroc(batch.md, is_outlier);
   OutliersScores robust;
-  if (o.fit.robust) {
+  if (o.fit.robust && !use_reference) {
     robust.fit = fit_gaussian(mu, GaussianFitOptions(o.fit).set_seed(o.common.seed));
     robust.md = mahalanobis_distance(robust.fit, mu);
     robust.auroc = auroc(robust.md, is_outlier);
   }
   OutliersScores reference;
   torch::Tensor reference_md;
-  if (o.reference > 0) {
+  if (use_reference) {
     const auto ref_images = data.get(sample.indices.index_select(0, torch::tensor(reference_pos, torch::kLong))).images;
     const auto ref_mu = outliers_encode_means(*vae, ref_images, device);
     reference.fit = fit_gaussian(ref_mu, GaussianFitOptions(o.fit).set_seed(o.common.seed));
@@ -252,7 +253,6 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     reference.auroc = auroc(reference.md, is_outlier);
     reference_md = mahalanobis_distance(reference.fit, ref_mu);
   }
-  const bool use_reference = o.reference > 0;
   const auto& primary = use_reference ? reference : o.fit.robust ? robust : batch;
   const std::string fit_kind = use_reference ? "reference" : o.fit.robust ? "robust" : "batch";
   const int64_t support = primary.fit.support.sum().item<int64_t>(), fitted_on = primary.fit.support.size(0);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -84,9 +85,6 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   s.beta = o.beta.value_or(preset.train.objective.beta);
   s.latents = o.latents.value_or(preset.spec.latents);
   s.steps = o.steps.value_or(preset.train.max_steps);
-  // An explicit --steps is honoured even past the preset's epochs (every epoch has at
-  // least one step); without it the paper preset trains its 50 epochs.
-  s.epochs = std::max<int64_t>(preset.train.epochs, s.steps);
   s.batch_size = preset.train.batch_size;
   // quick: 3000 images rendered once (~13 epochs of 1200 steps at batch 32); paper renders every batch.
   s.pool = o.pool.value_or(paper ? 0 : 3000);
@@ -149,7 +147,6 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     t.objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
     t.objective.set_dataset_size(train_idx.size(0));
     t.set_max_steps(s.steps)
-        .set_epochs(s.epochs)
         .set_seed(o.common.seed)
         .set_checkpoint(o.common.out / "models" / "vae.pt")
         .set_resume(o.resume);
@@ -164,6 +161,8 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
              std::to_string(run.steps) + " steps)";
   }
   const int64_t latents = vae->spec().latents;
+  // Images the model never saw when trained here; with --model nothing is known of its training set.
+  const std::string scored = trained_here ? "held-out" : "evaluation";
 
   const auto codes = encode_and_reconstruct(*vae, eval_data, device);
   const auto mig = mutual_information_gap(codes.mu, eval_factors);
@@ -189,10 +188,10 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
          disentangle_fixed(dci_result.disentanglement, 3) + ", completeness " +
          disentangle_fixed(dci_result.completeness, 3) + ", SAP " + disentangle_fixed(sap, 3) +
          "; reconstructions reach a mean SSIM of " + disentangle_fixed(ssim_mean, 3) + " on " +
-         std::to_string(s.eval_images) + (trained_here ? " held-out" : " evaluation") + " images. " +
+         std::to_string(s.eval_images) + " " + scored + " images. " +
          std::to_string(std::count(usage.dead.begin(), usage.dead.end(), true)) + " of " + std::to_string(latents) +
          " latent dimensions are dead (mean KL below 0.01 nats).");
-  r.table({trained_here ? "Scores (held-out images)" : "Scores (evaluation images)",
+  r.table({"Scores (" + scored + " images)",
            {"metric", "value"},
            {{"MIG (mean over factors)", mig.mig},
             {"DCI disentanglement", dci_result.disentanglement},
@@ -207,7 +206,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   settings.push_back({"optimiser steps", run.steps});
   if (trained_here) settings.push_back({"batch size", s.batch_size});
   if (trained_here) settings.push_back({"training pool", s.pool > 0 ? json(s.pool) : json("rendered per batch")});
-  settings.push_back({trained_here ? "held-out images" : "evaluation images", s.eval_images});
+  settings.push_back({scored + " images", s.eval_images});
   settings.push_back({"supersample (evaluation renders)", s.supersample});
   settings.push_back({"seed", static_cast<int64_t>(o.common.seed)});
   settings.push_back({"device", device.str()});
@@ -281,10 +280,10 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   std::vector<torch::Tensor> recon_cells;
   for (int64_t i = 0; i < shown; ++i) recon_cells.push_back(sample_images.images[i]);
   for (int64_t i = 0; i < shown; ++i) recon_cells.push_back(codes.recon[i]);
-  r.figure(std::string(trained_here ? "Held-out" : "Evaluation") +
-               " inputs (top) and reconstructions from the encoder mean (bottom)",
-           image_grid(recon_cells, std::vector<std::string>(recon_cells.size()), GridOptions(shown).cell_size(96),
-                      {"input", "recon"}));
+  std::string inputs_caption = scored + " inputs (top) and reconstructions from the encoder mean (bottom)";
+  inputs_caption[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(inputs_caption[0])));
+  r.figure(inputs_caption, image_grid(recon_cells, std::vector<std::string>(recon_cells.size()),
+                                      GridOptions(shown).cell_size(96), {"input", "recon"}));
 
   r.section("Latent traversals");
   const auto decode = vae_image_decoder(*vae);
@@ -299,9 +298,8 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
                          (usage.dead[d] ? " dead" : " " + disentangle_fixed(usage.kl[d].item<double>(), 1)));
   std::vector<std::string> traversal_labels(static_cast<size_t>(latents * o.traversal_steps));
   std::copy(offset_labels.begin(), offset_labels.end(), traversal_labels.begin());
-  r.text("Each row moves one latent from " + disentangle_fixed(offsets[0].item<double>(), 1) + " to " +
-         disentangle_fixed(offsets[-1].item<double>(), 1) + " around the first " +
-         (trained_here ? "held-out" : "evaluation") +
+  r.text("Each row moves one latent from " + offset_labels.front() + " to " + offset_labels.back() +
+         " around the first " + scored +
          " image's code (the middle column is its reconstruction). Rows are ordered by the latent's mean KL from "
          "the prior (nats, in the row label); 'dead' marks latents below 0.01 nats, which the decoder ignores.");
   r.figure("Traversals ordered by KL",

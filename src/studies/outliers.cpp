@@ -215,10 +215,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     auto t = preset.train;
     t.set_seed(o.common.seed).set_checkpoint(o.common.out / "models" / "vae.pt");
     t.objective.set_dataset_size(s.pool);
-    if (s.steps > 0) {
-      const int64_t per_epoch = (s.pool + t.batch_size - 1) / t.batch_size;
-      t.set_max_steps(s.steps).set_epochs((s.steps + per_epoch - 1) / per_epoch);
-    }
+    if (s.steps > 0) t.set_max_steps(s.steps);
     torch::manual_seed(o.common.seed);
     vae = Vae(preset.spec);
     training = train_vae(*vae, pool, t, device);

@@ -87,7 +87,6 @@ VaePreset vae_preset(const std::string& name, int64_t channels) {
     p.train = VaeTrainOptions()
                   .set_objective(objective.set_anneal_steps(400))
                   .set_lr(5e-4)
-                  .set_epochs(1000)
                   .set_max_steps(1200)
                   .set_batch_size(32)
                   .set_log_every(5);
@@ -129,8 +128,7 @@ VaeTrainResult train_vae(VaeImpl& vae, const Dataset& data, const VaeTrainOption
   // A lone last image cannot form a batch for the TC estimate; it waits for the next shuffle.
   int64_t per_epoch = (n + bs - 1) / bs;
   if (per_epoch > 1 && n % bs == 1) --per_epoch;
-  int64_t total = per_epoch * options.epochs;
-  if (options.max_steps > 0) total = std::min(total, options.max_steps);
+  const int64_t total = options.max_steps > 0 ? options.max_steps : per_epoch * options.epochs;
 
   const auto start = Clock::now();
   Progress bar(options.label, total - first_step, "step");

@@ -50,6 +50,21 @@ TEST(VaeTrainer, FewHundredStepsLowerTheLoss) {
   EXPECT_EQ(encode_dataset(*vae, data, torch::kCPU, 5).sizes(), (std::vector<int64_t>{16, 4}));
 }
 
+TEST(VaeTrainer, MaxStepsIsTheCountWhateverTheEpochs) {
+  // 16 images at batch 8 are 2 steps per epoch: 5 steps run into a third epoch, although
+  // `epochs` says 1; without max_steps, `epochs` alone sets the count.
+  const auto data = squares(16);
+  const auto options =
+      VaeTrainOptions().set_objective(VaeObjectiveOptions().set_kind(VaeObjectiveKind::kVae)).set_batch_size(8);
+  torch::manual_seed(1);
+  Vae a(VaeSpec().set_channels(1).set_latents(2));
+  const auto by_steps = train_vae(*a, data, VaeTrainOptions(options).set_epochs(1).set_max_steps(5), torch::kCPU);
+  EXPECT_EQ(by_steps.steps, 5);
+  EXPECT_EQ(by_steps.history.back().epoch, 3);
+  Vae b(VaeSpec().set_channels(1).set_latents(2));
+  EXPECT_EQ(train_vae(*b, data, VaeTrainOptions(options).set_epochs(2), torch::kCPU).steps, 4);
+}
+
 TEST(VaeTrainer, ResumeFromCheckpointRetracesAnUninterruptedRun) {
   const auto data = squares(16);
   const auto path = fs::temp_directory_path() / "loupe_test_vae_resume.pt";

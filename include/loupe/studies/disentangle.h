@@ -31,7 +31,7 @@ struct DisentangleStudyOptions {
 struct DisentangleStudySettings {
   std::string objective;
   double beta = 0;
-  int64_t latents = 0, steps = 0, epochs = 0, batch_size = 0, pool = 0, eval_images = 0, supersample = 1;
+  int64_t latents = 0, steps = 0, batch_size = 0, pool = 0, eval_images = 0, supersample = 1;
 };
 DisentangleStudySettings resolve(const DisentangleStudyOptions& options);
 

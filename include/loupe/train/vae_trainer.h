@@ -21,8 +21,8 @@ namespace loupe {
 struct VaeTrainOptions {
   VaeObjectiveOptions objective;  // likelihood is taken from the VAE's spec
   double lr = 5e-4;               // Adam learning rate
-  int64_t epochs = 1;
-  int64_t max_steps = 0;  // stop after this many optimiser steps; 0 = all epochs
+  int64_t epochs = 1;             // passes over the data when max_steps is 0
+  int64_t max_steps = 0;          // exactly this many optimiser steps, over as many epochs as they take; 0 = `epochs`
   int64_t batch_size = 64;
   uint64_t seed = 0;          // shuffling (seed + epoch) and the reparameterisation noise
   int64_t log_every = 1;      // one history record per this many steps (their means)

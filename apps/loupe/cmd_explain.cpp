@@ -29,7 +29,7 @@ std::shared_ptr<TappedModel> load_flagged_model(const ModelFlags& m, ModelSpec& 
                 ": give either --checkpoint or --model with --weights, not both");
     CheckpointInfo info;
     auto model = load_model(m.checkpoint, &info);
-    spec = info.spec;
+    spec = classifier_spec(info, m.checkpoint);
     return model;
   }
   LOUPE_CHECK(!m.arch.empty(),
@@ -201,11 +201,7 @@ Runner add_explain_command(CLI::App& app) {
     const auto images = load_images(files, spec.in_channels, f->size);
     const auto names = image_names(files);
     const auto predicted = predicted_classes(*model, images);
-    torch::Tensor classes = predicted;
-    if (f->target != "top1") {
-      parse_target(f->target, spec.num_classes);  // range check with a clear message
-      classes = torch::full({images.size(0)}, static_cast<int64_t>(std::stoll(f->target)), torch::kLong);
-    }
+    const torch::Tensor classes = target_classes(f->target, predicted, spec.num_classes);
     const auto c = compare_methods(*model, images, classes, o);
 
     const fs::path out = f->common.out;

@@ -10,7 +10,7 @@
 #include "loupe/data/registry.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
-#include "loupe/train/trainer.h"
+#include "loupe/train/classifier.h"
 
 namespace loupe::cli {
 namespace {
@@ -89,8 +89,7 @@ Runner add_train_command(CLI::App& app) {
     auto model = make_model(spec);
     model->to(device);
     TrainOptions t;
-    t.optimizer = f->optimizer;
-    t.lr = f->lr;
+    t.set_optimizer(f->optimizer).set_lr(f->lr);
     t.epochs = f->epochs;
     t.batch_size = f->batch;
     t.seed = f->common.seed;
@@ -99,7 +98,7 @@ Runner add_train_command(CLI::App& app) {
     const auto result = train_classifier(*model, spec, *train, splits.validation.get(), t, device);
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
-              << std::setprecision(4) << last.val_accuracy << " after " << last.epoch << " epoch(s); "
+              << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "
               << static_cast<int64_t>(result.images_seen / std::max(1e-9, result.train_seconds)) << " images/s\n"
               << "checkpoint: " << f->common.out << "\n";
   };
@@ -124,16 +123,17 @@ Runner add_eval_command(CLI::App& app) {
     const auto device = resolve_device(f->common.device);
     CheckpointInfo info;
     auto model = load_model(f->checkpoint, &info);
+    const ModelSpec spec = classifier_spec(info, f->checkpoint);
     model->to(device);
     auto splits = load(f->data, f->common.seed);
     const auto& data = f->split == "test" ? *splits.test : *splits.validation;
-    LOUPE_CHECK(data.image_shape()[0] == info.spec.in_channels, "--data ", f->data.name, ": images have ",
+    LOUPE_CHECK(data.image_shape()[0] == spec.in_channels, "--data ", f->data.name, ": images have ",
                 data.image_shape()[0], " channel(s) but checkpoint ", f->checkpoint, " expects ",
-                info.spec.in_channels);
-    LOUPE_CHECK(data.num_classes() == info.spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
-                " classes but checkpoint ", f->checkpoint, " has ", info.spec.num_classes);
+                spec.in_channels);
+    LOUPE_CHECK(data.num_classes() == spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
+                " classes but checkpoint ", f->checkpoint, " has ", spec.num_classes);
     const auto e = evaluate_classifier(*model, data, device);
-    std::cout << info.spec.arch << " on " << f->data.name << " (" << f->split << ", " << data.size()
+    std::cout << spec.arch << " on " << f->data.name << " (" << f->split << ", " << data.size()
               << " images): accuracy " << std::fixed << std::setprecision(4) << e.accuracy << ", loss " << e.loss
               << "\n";
     print_confusion(e, data.class_names());
@@ -142,7 +142,7 @@ Runner add_eval_command(CLI::App& app) {
       r.section("Accuracy");
       r.table({"",
                {"model", "data", "split", "images", "accuracy", "loss"},
-               {{info.spec.arch, f->data.name, f->split, data.size(), e.accuracy, e.loss}}});
+               {{spec.arch, f->data.name, f->split, data.size(), e.accuracy, e.loss}}});
       r.chart("Confusion matrix", report::heatmap("true class", "predicted", data.class_names(), data.class_names(),
                                                   e.confusion, "images"));
       r.metric("accuracy", e.accuracy);

@@ -4,7 +4,7 @@
 
 namespace loupe {
 
-torch::Tensor AblationCam::channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor&,
+torch::Tensor AblationCam::image_channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor&,
                                            const torch::Tensor& activations, const torch::Tensor& score,
                                            const Target& target) {
   const int64_t k = activations.size(0);

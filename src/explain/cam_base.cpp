@@ -29,6 +29,12 @@ torch::Tensor scale_maps(const torch::Tensor& maps, bool signed_maps) {
   return (maps - lo) / (hi - lo + eps);
 }
 
+torch::Tensor CamExplainer::batch_weights(CamBatch& batch) { return channel_weights(batch.activations, batch.grads); }
+
+torch::Tensor CamExplainer::channel_weights(const torch::Tensor&, const torch::Tensor&) {
+  fail(name(), ": a CAM method must define channel_weights or batch_weights");
+}
+
 torch::Tensor CamExplainer::weighted_map(const torch::Tensor& activations, const torch::Tensor&,
                                          const torch::Tensor& weights) {
   return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
@@ -43,6 +49,7 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
   EvalModeGuard eval(model);
 
   std::vector<torch::Tensor> maps, weights, scores;
+  int64_t evaluations = images.size(0);
   for (int64_t begin = 0; begin < images.size(0); begin += options_.batch_size) {
     const int64_t end = std::min(images.size(0), begin + options_.batch_size);
     const auto x = images.slice(0, begin, end).to(device, torch::kFloat);
@@ -60,13 +67,14 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
       LOUPE_CHECK(activations.defined(), "tap ", tap, " of ", model.arch(), ": the forward pass never reached it");
       LOUPE_CHECK(activations.dim() == 4, "tap ", tap, " of ", model.arch(),
                   ": CAM methods need a spatial feature map [N,C,h,w], got ", activations.sizes());
-      score = evaluate_target(target, outputs, x);
+      score = evaluate_target(target, outputs, x, sample_range(begin, end - begin, x.device()));
       if (uses_gradients()) grads = torch::autograd::grad({score.sum()}, {activations})[0];
     }
     torch::NoGradGuard no_grad;
-    activations = activations.detach();
-    const auto w = channel_weights(activations, grads);
-    auto cam = weighted_map(activations, grads, w);
+    CamBatch batch{model, tap, target, x, activations.detach(), grads, score.detach(), begin, 0};
+    const auto w = batch_weights(batch);
+    evaluations += batch.evaluations;
+    auto cam = weighted_map(batch.activations, grads, w);
     if (!options_.signed_maps) cam = torch::relu(cam);
     cam = upsample_maps(cam, x.size(2), x.size(3));
     if (options_.normalize) cam = scale_maps(cam, options_.signed_maps);
@@ -78,7 +86,7 @@ Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& image
   result.maps = torch::cat(maps);
   result.weights = torch::cat(weights);
   result.scores = torch::cat(scores);
-  result.model_evaluations = images.size(0);
+  result.model_evaluations = evaluations;
   return result;
 }
 

@@ -47,7 +47,7 @@ FaithfulnessCurve pixel_curve(TappedModel& model, const torch::Tensor& images, c
     const auto changed =
         (rank.index_select(0, image) < counts.index_select(0, step).unsqueeze(1)).view({-1, 1, height, width});
     const auto perturbed = torch::where(changed, end.index_select(0, image), start.index_select(0, image));
-    scores.push_back(evaluate_target(target, model.forward(perturbed), perturbed).cpu());
+    scores.push_back(evaluate_target(target, model.forward(perturbed), perturbed, image).cpu());
   }
   FaithfulnessCurve curve;
   curve.fractions = torch::arange(points, torch::kDouble) / static_cast<double>(options.steps);

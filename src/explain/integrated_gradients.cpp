@@ -103,12 +103,12 @@ PixelExplainer::Batch IntegratedGradients::attribute(TappedModel& model, const t
   const auto path = x - baseline;
   auto integral = torch::zeros_like(x);
   for (size_t s = 0; s < alphas.size(); ++s) {
-    integral += weights[s] * input_gradient(model, baseline + alphas[s] * path, target).grads;
+    integral += weights[s] * input_gradient(model, baseline + alphas[s] * path, target, first).grads;
   }
   Batch batch;
   batch.attributions = path * integral;
-  batch.scores = target_scores(model, x, target);
-  const auto completeness = batch.scores - target_scores(model, baseline, target);
+  batch.scores = target_scores(model, x, target, first);
+  const auto completeness = batch.scores - target_scores(model, baseline, target, first);
   batch.extras["convergence_delta"] = batch.attributions.sum({1, 2, 3}) - completeness;
   batch.evaluations = x.size(0) * (o.steps + 2);
   return batch;

@@ -64,9 +64,10 @@ torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& fo
          " (an image of the wrong size or channel count?): ", e.what_without_backtrace());
   }
   evaluations_ += inputs.size(0);
+  const auto samples = torch::full({inputs.size(0)}, sample_, torch::TensorOptions(torch::kLong).device(device_));
   std::vector<torch::Tensor> columns;
   for (const auto& target : targets) {
-    const auto s = target(outputs, inputs);
+    const auto s = target(outputs, inputs, samples);
     LOUPE_CHECK(s.dim() == 1 && s.size(0) == inputs.size(0), "target: expected one value per image ([", inputs.size(0),
                 "]), got ", s.sizes());
     columns.push_back(s.to(torch::kFloat));
@@ -226,6 +227,7 @@ Attribution explain_images(TappedModel& model, const torch::Tensor& images, cons
   std::map<std::string, std::vector<torch::Tensor>> extras;
   for (int64_t i = 0; i < images.size(0); ++i) {
     const auto image = images[i].to(engine.device(), torch::kFloat);
+    engine.set_sample(i);
     const auto r = solve(engine, image, i);
     maps.push_back(r.map.detach().to(torch::kCPU, torch::kFloat));
     if (r.weights.defined()) weights.push_back(r.weights.detach().to(torch::kCPU, torch::kFloat));
@@ -245,16 +247,16 @@ Attribution explain_images(TappedModel& model, const torch::Tensor& images, cons
   return out;
 }
 
-Attribution PerturbationCam::explain(TappedModel& model, const torch::Tensor& images, const Target& target) {
-  const std::string tap = options_.tap.empty() ? model.default_cam_tap() : options_.tap;
-  check_tap_name(model.arch(), tap, model.tap_names());
-  return explain_images(model, images, options_, [&](PerturbationEngine& engine, const torch::Tensor& x, int64_t) {
-    const auto [a, s] = engine.activations(tap, x, {target});
-    const auto w = channel_weights(engine, tap, x, a, s[0], target);
-    auto cam = (w.view({-1, 1, 1}) * a).sum(0, true);
-    if (!options_.signed_maps) cam = torch::relu(cam);
-    return ImageExplanation{upsample_maps(cam, x.size(1), x.size(2))[0], w, s[0], {}};
-  });
+torch::Tensor PerturbationCam::batch_weights(CamBatch& batch) {
+  PerturbationEngine engine(batch.model, options().perturbation);
+  std::vector<torch::Tensor> weights;
+  for (int64_t i = 0; i < batch.images.size(0); ++i) {
+    engine.set_sample(batch.first + i);
+    weights.push_back(image_channel_weights(engine, batch.tap, batch.images[i], batch.activations[i].to(torch::kFloat),
+                                            batch.scores[i].to(torch::kFloat), batch.target));
+  }
+  batch.evaluations += engine.evaluations();
+  return torch::stack(weights);
 }
 
 }  // namespace loupe

@@ -8,10 +8,11 @@
 
 namespace loupe {
 
-InputGradient input_gradient(TappedModel& model, const torch::Tensor& x, const Target& target) {
+InputGradient input_gradient(TappedModel& model, const torch::Tensor& x, const Target& target, int64_t first) {
   torch::AutoGradMode grad_mode(true);
   const auto input = x.detach().requires_grad_(true);
-  const auto score = evaluate_target(target, model.forward(input), input);
+  const auto score =
+      evaluate_target(target, model.forward(input), input, sample_range(first, x.size(0), x.device()));
   // A target that ignores the input has zero gradient.
   torch::Tensor grads;
   if (score.requires_grad()) grads = torch::autograd::grad({score.sum()}, {input}, {}, false, false, true)[0];
@@ -19,9 +20,9 @@ InputGradient input_gradient(TappedModel& model, const torch::Tensor& x, const T
   return {grads, score.detach()};
 }
 
-torch::Tensor target_scores(TappedModel& model, const torch::Tensor& x, const Target& target) {
+torch::Tensor target_scores(TappedModel& model, const torch::Tensor& x, const Target& target, int64_t first) {
   torch::NoGradGuard no_grad;
-  return evaluate_target(target, model.forward(x), x);
+  return evaluate_target(target, model.forward(x), x, sample_range(first, x.size(0), x.device()));
 }
 
 torch::Tensor PixelExplainer::reduce_channels(const torch::Tensor& attributions) const {

@@ -4,8 +4,9 @@
 
 namespace loupe {
 
-PixelExplainer::Batch Saliency::attribute(TappedModel& model, const torch::Tensor& x, int64_t, const Target& target) {
-  auto gradient = input_gradient(model, x, target);
+PixelExplainer::Batch Saliency::attribute(TappedModel& model, const torch::Tensor& x, int64_t first,
+                                          const Target& target) {
+  auto gradient = input_gradient(model, x, target, first);
   return {gradient.grads, gradient.scores, x.size(0), {}};
 }
 

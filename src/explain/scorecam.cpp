@@ -4,7 +4,7 @@
 
 namespace loupe {
 
-torch::Tensor ScoreCam::channel_weights(PerturbationEngine& engine, const std::string&, const torch::Tensor& image,
+torch::Tensor ScoreCam::image_channel_weights(PerturbationEngine& engine, const std::string&, const torch::Tensor& image,
                                         const torch::Tensor& activations, const torch::Tensor&, const Target& target) {
   namespace F = torch::nn::functional;
   const auto up = F::interpolate(activations.unsqueeze(0), F::InterpolateFuncOptions()

@@ -15,7 +15,7 @@ void SmoothGrad::validate(const torch::Tensor&) const {
               ": expected a finite fraction >= 0 of the input range (the paper uses 0.15)");
 }
 
-PixelExplainer::Batch SmoothGrad::attribute(TappedModel& model, const torch::Tensor& x, int64_t /*first*/,
+PixelExplainer::Batch SmoothGrad::attribute(TappedModel& model, const torch::Tensor& x, int64_t first,
                                             const Target& target) {
   const auto& o = options().gradient;
   const int64_t n = x.size(0);
@@ -28,11 +28,11 @@ PixelExplainer::Batch SmoothGrad::attribute(TappedModel& model, const torch::Ten
   std::vector<torch::Tensor> noise(n);
   for (int64_t s = 0; s < o.samples; ++s) {
     for (int64_t i = 0; i < n; ++i) noise[i] = torch::randn(x.sizes().slice(1), streams[i], torch::kFloat);
-    total += input_gradient(model, x + sigma * torch::stack(noise).to(x.device()), target).grads;
+    total += input_gradient(model, x + sigma * torch::stack(noise).to(x.device()), target, first).grads;
   }
   Batch batch;
   batch.attributions = total / static_cast<double>(o.samples);
-  batch.scores = target_scores(model, x, target);
+  batch.scores = target_scores(model, x, target, first);
   batch.evaluations = n * (o.samples + 1);
   return batch;
 }

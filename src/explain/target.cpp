@@ -6,12 +6,45 @@
 
 namespace loupe {
 namespace {
+
 void check_logits(const torch::Tensor& outputs, int64_t cls) {
   LOUPE_CHECK(outputs.dim() == 2, "target: expected model outputs [N,K], got ", outputs.sizes());
   LOUPE_CHECK(cls >= 0 && cls < outputs.size(1), "target class ", cls, ": expected a class index in [0,",
               outputs.size(1), ")");
 }
+
+// The rows of a per-image parameter [N,...] for each row's sample.
+torch::Tensor per_sample(const torch::Tensor& values, const torch::Tensor& samples, const char* what) {
+  LOUPE_CHECK(samples.numel() == 0 || samples.max().item<int64_t>() < values.size(0), what, ": ", values.size(0),
+              " value(s) for image ", samples.numel() == 0 ? 0 : samples.max().item<int64_t>(),
+              "; expected one per explained image");
+  return values.to(samples.device()).index_select(0, samples);
+}
+
+torch::Tensor checked_classes(const torch::Tensor& classes) {
+  LOUPE_CHECK(classes.defined() && classes.dim() == 1 && classes.scalar_type() == torch::kLong,
+              "target classes: expected int64 [N] (one class per image), got ",
+              classes.defined() ? classes.sizes() : torch::IntArrayRef{});
+  return classes;
+}
+
+torch::Tensor gather_classes(const torch::Tensor& scores, const torch::Tensor& classes, const torch::Tensor& samples) {
+  const auto cls = per_sample(classes, samples.to(scores.device()), "target classes");
+  if (cls.numel() > 0) {
+    check_logits(scores, cls.min().item<int64_t>());
+    check_logits(scores, cls.max().item<int64_t>());
+  }
+  return scores.gather(1, cls.view({-1, 1})).squeeze(1);
+}
+
 }  // namespace
+
+torch::Tensor Target::operator()(const torch::Tensor& outputs, const torch::Tensor& inputs,
+                                 const torch::Tensor& samples) const {
+  LOUPE_CHECK(fn_, "target: no target function set");
+  const int64_t rows = inputs.defined() ? inputs.size(0) : outputs.size(0);
+  return fn_(outputs, inputs, samples.defined() ? samples : sample_range(0, rows, outputs.device()));
+}
 
 Target class_logit(int64_t cls) {
   return [cls](const torch::Tensor& outputs, const torch::Tensor&) {
@@ -21,14 +54,10 @@ Target class_logit(int64_t cls) {
 }
 
 Target class_logits(const torch::Tensor& classes) {
-  return [classes](const torch::Tensor& outputs, const torch::Tensor&) {
-    LOUPE_CHECK(outputs.dim() == 2 && classes.dim() == 1 && classes.size(0) == outputs.size(0),
-                "target classes: expected one class per sample ([", outputs.size(0), "]), got ", classes.sizes());
-    if (classes.numel() > 0) {
-      check_logits(outputs, classes.min().item<int64_t>());
-      check_logits(outputs, classes.max().item<int64_t>());
-    }
-    return outputs.gather(1, classes.to(outputs.device()).view({-1, 1})).squeeze(1);
+  const auto c = checked_classes(classes);
+  return [c](const torch::Tensor& outputs, const torch::Tensor&, const torch::Tensor& samples) {
+    LOUPE_CHECK(outputs.dim() == 2, "target: expected model outputs [N,K], got ", outputs.sizes());
+    return gather_classes(outputs, c, samples);
   };
 }
 
@@ -36,6 +65,14 @@ Target class_probability(int64_t cls) {
   return [cls](const torch::Tensor& outputs, const torch::Tensor&) {
     check_logits(outputs, cls);
     return torch::softmax(outputs, 1).select(1, cls);
+  };
+}
+
+Target class_probabilities(const torch::Tensor& classes) {
+  const auto c = checked_classes(classes);
+  return [c](const torch::Tensor& outputs, const torch::Tensor&, const torch::Tensor& samples) {
+    LOUPE_CHECK(outputs.dim() == 2, "target: expected model outputs [N,K], got ", outputs.sizes());
+    return gather_classes(torch::softmax(outputs, 1), c, samples);
   };
 }
 
@@ -64,16 +101,31 @@ Target reconstruction_error() {
   };
 }
 
-torch::Tensor evaluate_target(const Target& target, const torch::Tensor& outputs, const torch::Tensor& inputs) {
-  auto score = target(outputs, inputs);
+Target reconstruction_error(const torch::Tensor& reference) {
+  LOUPE_CHECK(reference.defined() && reference.dim() >= 2, "target reconstruction error: expected reference images [N,...]");
+  return [reference](const torch::Tensor& outputs, const torch::Tensor&, const torch::Tensor& samples) {
+    const auto ref = per_sample(reference, samples.to(outputs.device()), "reference images").to(outputs.dtype());
+    LOUPE_CHECK(outputs.sizes() == ref.sizes(), "target reconstruction error: expected outputs shaped like the reference ",
+                ref.sizes(), ", got ", outputs.sizes());
+    return (outputs - ref).pow(2).flatten(1).mean(1);
+  };
+}
+
+torch::Tensor evaluate_target(const Target& target, const torch::Tensor& outputs, const torch::Tensor& inputs,
+                              const torch::Tensor& samples) {
+  auto score = target(outputs, inputs, samples);
   LOUPE_CHECK(score.defined() && score.dim() == 1 && score.size(0) == inputs.size(0),
               "target: expected one value per image ([", inputs.size(0), "]), got ",
               score.defined() ? score.sizes() : torch::IntArrayRef{});
   return score;
 }
 
-Target parse_target(const std::string& text, int64_t num_classes) {
-  if (text == "top1") return top1_logit();
+torch::Tensor sample_range(int64_t first, int64_t count, torch::Device device) {
+  return torch::arange(first, first + count, torch::TensorOptions().dtype(torch::kLong).device(device));
+}
+
+torch::Tensor target_classes(const std::string& text, const torch::Tensor& predicted, int64_t num_classes) {
+  if (text == "top1") return predicted;
   size_t used = 0;
   int64_t cls = -1;
   try {
@@ -84,7 +136,7 @@ Target parse_target(const std::string& text, int64_t num_classes) {
   LOUPE_CHECK(used == text.size() && !text.empty(), "--target ", text, ": expected top1 or a class index");
   LOUPE_CHECK(cls >= 0 && cls < num_classes, "--target ", text, ": class index out of range; the model has ",
               num_classes, " classes (0..", num_classes - 1, ")");
-  return class_logit(cls);
+  return torch::full({predicted.size(0)}, cls, torch::kLong);
 }
 
 }  // namespace loupe

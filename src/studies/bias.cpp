@@ -14,7 +14,7 @@
 #include "loupe/explain/gradcam.h"
 #include "loupe/metrics/classification.h"
 #include "loupe/models/checkpoint.h"
-#include "loupe/train/trainer.h"
+#include "loupe/train/classifier.h"
 
 namespace loupe {
 namespace {
@@ -111,15 +111,15 @@ Panel gradcam_panel(TappedModel& lazy, TappedModel& control, const torch::Tensor
   return panel;
 }
 
-json epoch_series(const std::vector<EpochRecord>& h) {
+json epoch_series(const History& h) {
   json rows = json::array();
   for (const auto& r : h)
     rows.push_back({{"epoch", r.epoch},
-                    {"train_loss", r.train_loss},
-                    {"train_accuracy", r.train_accuracy},
-                    {"val_loss", r.val_loss},
-                    {"val_accuracy", r.val_accuracy},
-                    {"seconds", r.seconds}});
+                    {"train_loss", r.value("loss")},
+                    {"train_accuracy", r.value("accuracy")},
+                    {"val_loss", r.value("val_loss")},
+                    {"val_accuracy", r.value("val_accuracy")},
+                    {"seconds", r.value("seconds")}});
   return rows;
 }
 
@@ -184,8 +184,7 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
     auto model = make_model(spec);
     model->to(device);
     TrainOptions t;
-    t.optimizer = s.optimizer;
-    t.lr = s.lr;
+    t.set_optimizer(s.optimizer).set_lr(s.lr).set_log_steps(true);
     t.epochs = s.epochs;
     t.batch_size = s.batch_size;
     t.seed = o.common.seed;
@@ -314,42 +313,38 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
 
   r.section("Training");
   // Per-batch losses are noisy: show the mean of the last 10 steps.
-  auto smoothed = [](const std::vector<StepRecord>& steps, double StepRecord::*field) {
+  auto smoothed = [](const History& steps, const std::string& field) {
     std::vector<double> v;
     double sum = 0;
     for (size_t i = 0; i < steps.size(); ++i) {
-      sum += steps[i].*field;
-      if (i >= 10) sum -= steps[i - 10].*field;
+      sum += steps[i].value(field);
+      if (i >= 10) sum -= steps[i - 10].value(field);
       v.push_back(sum / static_cast<double>(std::min<size_t>(i + 1, 10)));
     }
     return v;
   };
   r.chart("Training loss per step (mean of the last 10 batches)",
           report::line_chart("step", "cross-entropy",
-                             {{"lazy", smoothed(lazy_run.steps, &StepRecord::loss)},
-                              {"control", smoothed(control_run.steps, &StepRecord::loss)}}));
+                             {{"lazy", smoothed(lazy_run.steps, "loss")},
+                              {"control", smoothed(control_run.steps, "loss")}}));
   r.chart("Training accuracy per step (mean of the last 10 batches)",
           report::line_chart("step", "accuracy",
-                             {{"lazy", smoothed(lazy_run.steps, &StepRecord::accuracy)},
-                              {"control", smoothed(control_run.steps, &StepRecord::accuracy)}}));
-  auto curve = [](const std::vector<EpochRecord>& h, double EpochRecord::*field) {
-    std::vector<double> v;
-    for (const auto& e : h) v.push_back(e.*field);
-    return v;
-  };
+                             {{"lazy", smoothed(lazy_run.steps, "accuracy")},
+                              {"control", smoothed(control_run.steps, "accuracy")}}));
+  auto curve = [](const History& h, const std::string& field) { return history_series(h, field); };
   if (s.epochs > 1) {
     r.chart("Loss per epoch",
             report::line_chart("epoch", "cross-entropy",
-                               {{"lazy train", curve(lazy_run.history, &EpochRecord::train_loss)},
-                                {"lazy validation", curve(lazy_run.history, &EpochRecord::val_loss)},
-                                {"control train", curve(control_run.history, &EpochRecord::train_loss)},
-                                {"control validation", curve(control_run.history, &EpochRecord::val_loss)}}));
+                               {{"lazy train", curve(lazy_run.history, "loss")},
+                                {"lazy validation", curve(lazy_run.history, "val_loss")},
+                                {"control train", curve(control_run.history, "loss")},
+                                {"control validation", curve(control_run.history, "val_loss")}}));
     r.chart("Accuracy per epoch",
             report::line_chart("epoch", "accuracy",
-                               {{"lazy train", curve(lazy_run.history, &EpochRecord::train_accuracy)},
-                                {"lazy validation", curve(lazy_run.history, &EpochRecord::val_accuracy)},
-                                {"control train", curve(control_run.history, &EpochRecord::train_accuracy)},
-                                {"control validation", curve(control_run.history, &EpochRecord::val_accuracy)}}));
+                               {{"lazy train", curve(lazy_run.history, "accuracy")},
+                                {"lazy validation", curve(lazy_run.history, "val_accuracy")},
+                                {"control train", curve(control_run.history, "accuracy")},
+                                {"control validation", curve(control_run.history, "val_accuracy")}}));
   }
   const double lazy_rate = lazy_run.images_seen / std::max(1e-9, lazy_run.train_seconds);
   const double control_rate = control_run.images_seen / std::max(1e-9, control_run.train_seconds);

@@ -19,29 +19,6 @@ namespace {
 
 using report::json;
 
-// Images grouped by the class they explain: perturbation methods and faithfulness curves
-// score batches of perturbed copies, so one call must explain one fixed class.
-std::vector<std::pair<int64_t, torch::Tensor>> groups_by_class(const torch::Tensor& classes) {
-  std::vector<std::pair<int64_t, torch::Tensor>> groups;
-  const auto distinct = std::get<0>(at::_unique(classes, /*sorted=*/true));
-  for (int64_t i = 0; i < distinct.size(0); ++i) {
-    const int64_t c = distinct[i].item<int64_t>();
-    groups.emplace_back(c, classes.eq(c).nonzero().flatten());
-  }
-  return groups;
-}
-
-// Places rows of `part` (the images `index`) into `whole` [N,...], creating it on first use.
-void scatter_rows(torch::Tensor& whole, int64_t n, const torch::Tensor& index, const torch::Tensor& part) {
-  if (!part.defined()) return;
-  if (!whole.defined()) {
-    auto sizes = part.sizes().vec();
-    sizes[0] = n;
-    whole = torch::zeros(sizes, part.options());
-  }
-  whole.index_copy_(0, index.to(part.device()), part);
-}
-
 std::string fixed(double v, int digits) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(digits) << v;
@@ -130,37 +107,29 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
                 join_names(known));
     LOUPE_CHECK(seen.insert(m).second, "method '", m, "' is listed twice");
   }
-  const auto groups = groups_by_class(classes.cpu());
   MethodComparison result;
   result.classes = classes.cpu();
-  const int64_t calls = static_cast<int64_t>(options.methods.size() * groups.size());
-  Progress progress("explain", calls, "call");
+  // One call per method: the target knows each image's class (per-sample targets).
+  const Target explained = class_logits(result.classes);
+  Progress progress("explain", static_cast<int64_t>(options.methods.size()), "method");
   for (const auto& method : options.methods) {
     MethodRun run;
     run.method = method;
     auto explainer = make_explainer(method, options.explain);
     const auto start = std::chrono::steady_clock::now();
-    for (const auto& [cls, index] : groups) {
-      const auto x = images.index_select(0, index.to(images.device()));
-      auto a = explainer->explain(model, x, class_logit(cls));
-      scatter_rows(run.attribution.maps, n, index, a.maps);
-      scatter_rows(run.attribution.scores, n, index, a.scores);
-      run.attribution.model_evaluations += a.model_evaluations;
-      progress.advance(1, method);
-    }
+    run.attribution = explainer->explain(model, images, explained);
     run.seconds = seconds_since(start);
+    progress.advance(1, method);
     if (options.faithfulness) {
-      for (const auto& [cls, index] : groups) {
-        const auto x = images.index_select(0, index.to(images.device()));
-        const auto maps = run.attribution.maps.index_select(0, index);
-        const auto del = deletion_curve(model, x, maps, class_probability(cls), options.faithfulness_options);
-        const auto ins = insertion_curve(model, x, maps, class_probability(cls), options.faithfulness_options);
-        scatter_rows(run.deletion_auc, n, index, del.auc);
-        scatter_rows(run.insertion_auc, n, index, ins.auc);
-        scatter_rows(run.deletion_scores, n, index, del.scores);
-        scatter_rows(run.insertion_scores, n, index, ins.scores);
-        result.fractions = del.fractions;
-      }
+      const Target probability = class_probabilities(result.classes);
+      const auto maps = run.attribution.maps;
+      const auto del = deletion_curve(model, images, maps, probability, options.faithfulness_options);
+      const auto ins = insertion_curve(model, images, maps, probability, options.faithfulness_options);
+      run.deletion_auc = del.auc;
+      run.insertion_auc = ins.auc;
+      run.deletion_scores = del.scores;
+      run.insertion_scores = ins.scores;
+      result.fractions = del.fractions;
     }
     result.runs.push_back(std::move(run));
   }

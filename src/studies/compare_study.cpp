@@ -17,7 +17,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/models/zoo.h"
 #include "loupe/studies/compare.h"
-#include "loupe/train/trainer.h"
+#include "loupe/train/classifier.h"
 
 namespace loupe {
 namespace {
@@ -204,21 +204,21 @@ report::Report run_compare_study(const CompareStudyOptions& o) {
     model = make_model(spec);
     TrainOptions t;
     t.set_lr(1e-3).set_epochs(4).set_batch_size(batch).set_seed(o.common.seed).set_label("instance classifier");
+    t.set_checkpoint(o.common.out / "models" / "instance_classifier.pt");
     const auto result = train_classifier(*model, spec, train, &val, t, device);
-    save_checkpoint(o.common.out / "models" / "instance_classifier.pt", *model, spec, nullptr, 0);
     classes = torch::arange(n, torch::kLong);
     const auto predicted = predicted_classes(*model, photos.images);
     const double photo_accuracy = predicted.eq(classes).to(torch::kDouble).mean().item<double>();
-    training = {{"steps", static_cast<int64_t>(result.steps.size())},
+    training = {{"steps", result.step},
                 {"crops_per_photo", per_photo},
-                {"validation_accuracy", result.history.back().val_accuracy},
+                {"validation_accuracy", result.history.back().value("val_accuracy")},
                 {"photo_accuracy", photo_accuracy},
                 {"seconds", result.seconds}};
     classifier_text =
         "No ImageNet weights ship with Debian, so this preset trains its own classifier: a small CNN that tells the " +
         std::to_string(n) + " photos apart from random crops (40-100% of the short side, flips, brightness jitter; " +
-        std::to_string(result.steps.size()) + " steps, " + std::to_string(per_photo) +
-        " crops per photo). It recognises held-out crops with " + fixed3(result.history.back().val_accuracy) +
+        std::to_string(result.step) + " steps, " + std::to_string(per_photo) +
+        " crops per photo). It recognises held-out crops with " + fixed3(result.history.back().value("val_accuracy")) +
         " accuracy and the whole photos with " + fixed3(photo_accuracy) +
         ". Class k is photo k, so each map shows which part of the photo identifies it. "
         "Pass --model and --weights to explain a torchvision classifier instead.";

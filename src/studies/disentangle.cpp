@@ -16,7 +16,7 @@
 #include "loupe/explain/latent_traversal.h"
 #include "loupe/metrics/disentanglement.h"
 #include "loupe/metrics/ssim.h"
-#include "loupe/models/vae_checkpoint.h"
+#include "loupe/models/checkpoint.h"
 #include "loupe/train/vae_trainer.h"
 
 namespace loupe {
@@ -74,15 +74,15 @@ std::vector<torch::Tensor> disentangle_cells(const torch::Tensor& grid) {
 DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   check_preset(o.common.preset);
   const bool paper = o.common.preset == "paper";
-  const auto preset = vae_preset(o.common.preset);
+  const auto preset = vae_preset(parse_preset(o.common.preset, "--preset"));
   DisentangleStudySettings s;
-  s.objective = o.objective.value_or(objective_name(preset.train.objective.kind));
+  s.objective = o.objective.value_or(objective_name(preset.objective.kind));
   try {
     parse_objective(s.objective);
   } catch (const Error& e) {
     fail("--objective ", s.objective, ": ", e.what());
   }
-  s.beta = o.beta.value_or(preset.train.objective.beta);
+  s.beta = o.beta.value_or(preset.objective.beta);
   s.latents = o.latents.value_or(preset.spec.latents);
   s.steps = o.steps.value_or(preset.train.max_steps);
   s.batch_size = preset.train.batch_size;
@@ -123,29 +123,30 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   const double render_seconds = seconds_since(started);
 
   Vae vae{nullptr};
-  VaeTrainResult run;
+  TrainResult run;
   std::string source;
   bool trained_here = true;
   if (!o.model.empty()) {
-    VaeCheckpointInfo info;
+    CheckpointInfo info;
     vae = load_vae(o.model, &info);
-    LOUPE_CHECK(info.spec.channels == 3, "--model ", o.model.string(), ": ", describe(info.spec),
+    LOUPE_CHECK(vae->spec().channels == 3, "--model ", o.model.string(), ": ", describe(vae->spec()),
                 "; expected a 3-channel VAE for Shapes3D");
     vae->to(device);
     try {
-      run.history = vae_history_from_json(info.extra_json);
+      run.history = history_from_json(info.state.history_json);
     } catch (const Error&) {
       run.history.clear();  // a checkpoint without a loss history: the report says so
     }
-    run.steps = info.step;
+    run.step = info.state.step;
     source = "loaded from " + o.model.string();
     trained_here = false;
   } else {
-    auto preset = vae_preset(o.common.preset);
+    auto preset = vae_preset(parse_preset(o.common.preset, "--preset"));
     preset.spec.set_latents(s.latents);
     auto t = preset.train;
-    t.objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
-    t.objective.set_dataset_size(train_idx.size(0));
+    auto objective = preset.objective;
+    objective.set_kind(parse_objective(s.objective)).set_beta(s.beta);
+    objective.set_dataset_size(train_idx.size(0));
     t.set_max_steps(s.steps)
         .set_seed(o.common.seed)
         .set_checkpoint(o.common.out / "models" / "vae.pt")
@@ -153,12 +154,12 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     torch::manual_seed(o.common.seed);
     vae = Vae(preset.spec);
     if (s.pool > 0) {
-      run = train_vae(*vae, to_tensor_dataset(shapes, train_idx), t, device);
+      run = train_vae(*vae, to_tensor_dataset(shapes, train_idx), objective, t, device);
     } else {
-      run = train_vae(*vae, DatasetView(shapes, train_idx), t, device);
+      run = train_vae(*vae, DatasetView(shapes, train_idx), objective, t, device);
     }
     source = "trained here (" + s.objective + ", beta " + disentangle_fixed(s.beta, 1) + ", " +
-             std::to_string(run.steps) + " steps)";
+             std::to_string(run.step) + " steps)";
   }
   const int64_t latents = vae->spec().latents;
   // Images the model never saw when trained here; with --model nothing is known of its training set.
@@ -203,7 +204,7 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   if (trained_here) settings.push_back({"objective", s.objective});
   if (trained_here) settings.push_back({"beta", s.beta});
   settings.push_back({"latents", latents});
-  settings.push_back({"optimiser steps", run.steps});
+  settings.push_back({"optimiser steps", run.step});
   if (trained_here) settings.push_back({"batch size", s.batch_size});
   if (trained_here) settings.push_back({"training pool", s.pool > 0 ? json(s.pool) : json("rendered per batch")});
   settings.push_back({scored + " images", s.eval_images});
@@ -232,8 +233,9 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
     std::vector<double> x, recon, kl, mi, tc, dim_kl, weight;
     for (const auto& h : run.history) {
       x.push_back(static_cast<double>(h.step));
-      recon.push_back(h.reconstruction), kl.push_back(h.kl), mi.push_back(h.mutual_information);
-      tc.push_back(h.total_correlation), dim_kl.push_back(h.dimension_kl), weight.push_back(h.weight);
+      recon.push_back(h.value("reconstruction")), kl.push_back(h.value("kl"));
+      mi.push_back(h.value("mutual_information")), tc.push_back(h.value("total_correlation"));
+      dim_kl.push_back(h.value("dimension_kl")), weight.push_back(h.value("weight"));
     }
     r.text(
         "Loss components (nats per image, means over each logging window). For beta-TCVAE the KL splits into "
@@ -319,13 +321,13 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   json per_factor = json::object();
   for (int64_t f = 0; f < k; ++f) per_factor[factor_names[f]] = mig.per_factor[f].item<double>();
   json history = json::array();
-  for (const auto& h : run.history) history.push_back(json::parse(vae_history_to_json({h})).at(0));
+  for (const auto& h : run.history) history.push_back(json::parse(history_to_json({h})).at(0));
   r.metric("study", "disentangle");
   r.metric("settings", {{"preset", o.common.preset},
                         {"objective", s.objective},
                         {"beta", s.beta},
                         {"latents", latents},
-                        {"steps", run.steps},
+                        {"steps", run.step},
                         {"batch_size", s.batch_size},
                         {"pool", s.pool},
                         {"eval_images", s.eval_images},

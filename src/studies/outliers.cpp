@@ -20,7 +20,7 @@
 #include "loupe/data/shapes3d.h"
 #include "loupe/explain/latent_gradcam.h"
 #include "loupe/metrics/roc.h"
-#include "loupe/models/vae_checkpoint.h"
+#include "loupe/models/checkpoint.h"
 #include "loupe/train/vae_trainer.h"
 
 namespace loupe {
@@ -141,7 +141,7 @@ OutliersStudySettings resolve(const OutliersStudyOptions& o) {
   const bool paper = o.common.preset == "paper";
   OutliersStudySettings s;
   s.latents = o.latents.value_or(12);
-  s.steps = o.steps.value_or(paper ? 0 : vae_preset("quick").train.max_steps);
+  s.steps = o.steps.value_or(paper ? 0 : vae_preset(Preset::kQuick).train.max_steps);
   s.pool = o.pool.value_or(paper ? 30000 : 3000);
   // Quick: one ray per pixel (rendering would otherwise rival training on 2 cores).
   s.supersample = paper ? 2 : 1;
@@ -192,20 +192,21 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
 
   // 2. The VAE: loaded, or trained on a pool of random renders.
   Vae vae{nullptr};
-  VaeTrainResult training;
+  TrainResult training;
   double render_seconds = 0;
   if (!o.model.empty()) {
-    VaeCheckpointInfo info;
+    CheckpointInfo info;
     vae = load_vae(o.model, &info);
-    LOUPE_CHECK(!o.latents || *o.latents == info.spec.latents, "--latents ", *o.latents, ": the checkpoint ",
-                o.model.string(), " holds a ", describe(info.spec), "; drop --latents or pass a matching value");
-    LOUPE_CHECK(info.spec.channels == 3, "--model ", o.model.string(), ": holds a ", describe(info.spec),
+    const VaeSpec& spec = vae->spec();
+    LOUPE_CHECK(!o.latents || *o.latents == spec.latents, "--latents ", *o.latents, ": the checkpoint ",
+                o.model.string(), " holds a ", describe(spec), "; drop --latents or pass a matching value");
+    LOUPE_CHECK(spec.channels == 3, "--model ", o.model.string(), ": holds a ", describe(spec),
                 "; Shapes3D needs 3 channels");
-    s.latents = info.spec.latents;
-    training.steps = info.step;
+    s.latents = spec.latents;
+    training.step = info.state.step;
     vae->to(device);
   } else {
-    auto preset = vae_preset(o.common.preset, 3);
+    auto preset = vae_preset(parse_preset(o.common.preset, "--preset"), 3);
     preset.spec.set_latents(s.latents);
     auto gen = make_generator(o.common.seed + 1);
     const auto pool_idx = torch::randint(data.size(), {s.pool}, gen, torch::kLong);
@@ -214,11 +215,12 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     render_seconds = seconds_since(render_start);
     auto t = preset.train;
     t.set_seed(o.common.seed).set_checkpoint(o.common.out / "models" / "vae.pt");
-    t.objective.set_dataset_size(s.pool);
+    auto objective = preset.objective;
+    objective.set_dataset_size(s.pool);
     if (s.steps > 0) t.set_max_steps(s.steps);
     torch::manual_seed(o.common.seed);
     vae = Vae(preset.spec);
-    training = train_vae(*vae, pool, t, device);
+    training = train_vae(*vae, pool, objective, t, device);
   }
   vae->eval();
   const int64_t L = s.latents;
@@ -384,7 +386,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
   // The report.
   report::Report r("Latent outliers: procedural Shapes3D",
                    (o.model.empty() ? "preset " + o.common.preset
-                                    : o.model.filename().string() + " (" + std::to_string(training.steps) + " steps)") +
+                                    : o.model.filename().string() + " (" + std::to_string(training.step) + " steps)") +
                        " · " + describe(vae->spec()) + " · criterion " + criterion.text);
   r.section("Summary");
   std::ostringstream head;
@@ -414,7 +416,7 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
             {"VAE", describe(vae->spec())},
             {"VAE source", o.model.empty() ? "trained here (" + o.common.preset + " preset)" : o.model.string()},
             {"training images (random renders)", o.model.empty() ? json(s.pool) : json("-")},
-            {"training steps", training.steps},
+            {"training steps", training.step},
             {"training time (s)", o.model.empty() ? json(training.seconds) : json("-")},
             {"render time (s)", o.model.empty() ? json(render_seconds) : json("-")},
             {"shrinkage", primary.fit.shrinkage},
@@ -495,13 +497,13 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
     std::vector<double> steps, loss, recon, kl;
     for (const auto& h : training.history) {
       steps.push_back(static_cast<double>(h.step));
-      loss.push_back(h.loss);
-      recon.push_back(h.reconstruction);
-      kl.push_back(h.kl);
+      loss.push_back(h.value("loss"));
+      recon.push_back(h.value("reconstruction"));
+      kl.push_back(h.value("kl"));
     }
     r.chart("VAE loss per step", report::line_chart("step", "nats per image",
                                                     {{"loss", loss}, {"reconstruction", recon}, {"KL", kl}}, steps));
-    r.text("Trained " + std::to_string(training.steps) + " steps in " + outliers_fixed(training.seconds, 1) + " s on " +
+    r.text("Trained " + std::to_string(training.step) + " steps in " + outliers_fixed(training.seconds, 1) + " s on " +
            std::to_string(s.pool) + " random renders (rendered in " + outliers_fixed(render_seconds, 1) +
            " s); checkpoint models/vae.pt.");
   }
@@ -546,10 +548,10 @@ report::Report run_outliers_study(const OutliersStudyOptions& o) {
   r.metric("counterfactuals", cf_metrics);
   r.metric("gradcam.dimensions", cam_dims);
   r.metric("gradcam.positions", cam_inputs);
-  r.metric("training.steps", training.steps);
+  r.metric("training.steps", training.step);
   r.metric("training.seconds", training.seconds);
   r.metric("training.render_seconds", render_seconds);
-  r.metric("training.final_loss", training.history.empty() ? json(nullptr) : json(training.history.back().loss));
+  r.metric("training.final_loss", training.history.empty() ? json(nullptr) : json(training.history.back().value("loss")));
   r.metric("timing.seconds", seconds);
   r.write(o.common.out);
   return r;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "loupe/core/error.h"
@@ -148,6 +149,31 @@ VaeLoss vae_loss(const VaeOutput& out, const torch::Tensor& x, const VaeObjectiv
   r.kl = kl.item<double>();
   r.loss = r.total.item<double>();
   return r;
+}
+
+torch::Tensor VaeObjective::loss(const Batch& batch, const TrainContext& ctx, StepLog& log) {
+  const VaeLoss l = vae_loss(vae_.forward(batch.images), batch.images, options_, ctx.step);
+  log.add("loss", l.loss);
+  log.add("reconstruction", l.reconstruction);
+  log.add("kl", l.kl);
+  log.add("mutual_information", l.mutual_information);
+  log.add("total_correlation", l.total_correlation);
+  log.add("dimension_kl", l.dimension_kl);
+  log.add("weight", l.weight);
+  log.add("capacity", l.capacity);
+  return l.total;
+}
+
+std::string VaeObjective::progress(const RecordAccumulator& record) const {
+  char buf[128];
+  const double tc = record.mean("total_correlation");
+  if (std::isfinite(tc))
+    std::snprintf(buf, sizeof buf, "loss %.1f recon %.1f kl %.2f tc %.2f", record.mean("loss"),
+                  record.mean("reconstruction"), record.mean("kl"), tc);
+  else
+    std::snprintf(buf, sizeof buf, "loss %.1f recon %.1f kl %.2f", record.mean("loss"), record.mean("reconstruction"),
+                  record.mean("kl"));
+  return buf;
 }
 
 }  // namespace loupe

@@ -33,7 +33,7 @@ void write_model_and_images(const fs::path& dir) {
   torch::manual_seed(0);
   const ModelSpec spec{"small_cnn", 3, 10};
   auto model = make_model(spec);
-  save_checkpoint(dir / "m.pt", *model, spec, nullptr, 0);
+  save_checkpoint(dir / "m.pt", {{kClassifierModule, model.get(), spec_json(spec)}}, {}, {});
   fs::create_directories(dir / "imgs");
   write_png(dir / "imgs" / "a.png", torch::rand({3, 28, 28}));
   write_png(dir / "imgs" / "b.png", torch::rand({3, 28, 28}));

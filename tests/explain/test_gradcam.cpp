@@ -84,8 +84,8 @@ TEST(GradCam, BadInputsAreClearErrors) {
   EXPECT_THROW(GradCam(ExplainOptions()).explain(net, torch::rand({3, 8, 8}), top1_logit()), Error);
   EXPECT_THROW(GradCam(ExplainOptions()).explain(net, torch::rand({1, 3, 8, 8}), class_logit(3)), Error);
   EXPECT_THROW(make_explainer("gradcam++x"), Error);
-  EXPECT_THROW(parse_target("7", 3), Error);
-  EXPECT_THROW(parse_target("abc", 3), Error);
+  EXPECT_THROW(target_classes("7", torch::zeros({2}, torch::kLong), 3), Error);
+  EXPECT_THROW(target_classes("abc", torch::zeros({2}, torch::kLong), 3), Error);
 }
 
 TEST(Explainers, EveryRegisteredMethodGivesFiniteMapsOfInputSize) {

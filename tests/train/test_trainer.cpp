@@ -1,228 +1,198 @@
+#include "loupe/train/trainer.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
-#include <random>
 
 #include "loupe/core/error.h"
 #include "loupe/models/checkpoint.h"
-#include "loupe/models/zoo.h"
-#include "loupe/train/trainer.h"
+#include "models/format1_checkpoint.h"
 #include "test_util.h"
 
 namespace loupe {
 using test::TempDir;
 using test::contains;
 using test::error_of;
-using test::message_of;
 namespace {
 
-// Class 0: dark noise in [0,100]; class 1: bright noise in [155,255]. 1 channel, 10x10.
-TensorDataset bright_vs_dark(int64_t n, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  auto labels = torch::arange(n, torch::kLong) % 2;
-  auto noise = at::randint(0, 101, {n, 1, 10, 10}, gen, torch::kLong);
-  auto images = (noise + 155 * labels.view({n, 1, 1, 1})).to(torch::kUInt8);
-  return TensorDataset(images, labels, {"dark", "bright"});
+// n 1x1 gray images of value 1 with label 1.
+TensorDataset ones(int64_t n) {
+  return TensorDataset(torch::full({n, 1, 1, 1}, 255, torch::kUInt8), torch::ones({n}, torch::kLong), {"a", "b"});
 }
 
-const ModelSpec kSpec{"small_cnn", 1, 2};
+// loss = (w x - y)^2 averaged over the batch, for a 1x1 linear model without bias.
+class SquaredError : public Objective {
+ public:
+  explicit SquaredError(torch::nn::Linear& model) : model_(model) {}
+  torch::Tensor loss(const Batch& batch, const TrainContext&, StepLog&) override {
+    const auto pred = model_(batch.images.flatten(1)).squeeze(1);
+    return (pred - batch.labels.to(torch::kFloat)).pow(2).mean();
+  }
 
-struct Run {
-  TrainResult result;
-  std::vector<torch::Tensor> weights;
+ private:
+  torch::nn::Linear& model_;
 };
 
-std::vector<torch::Tensor> weights_of(TappedModel& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : model.parameters()) out.push_back(p.detach().clone());
-  for (const auto& b : model.buffers()) out.push_back(b.clone());
-  return out;
+torch::nn::Linear scalar_model(double w) {
+  torch::nn::Linear model(torch::nn::LinearOptions(1, 1).bias(false));
+  torch::NoGradGuard no_grad;
+  model->weight.fill_(w);
+  return model;
 }
 
-Run train_once(const TensorDataset& data, const TrainOptions& options, uint64_t init_seed = 0) {
-  torch::manual_seed(init_seed);
-  auto model = make_model(kSpec);
-  Run run;
-  run.result = train_classifier(*model, kSpec, data, &data, options, torch::kCPU);
-  run.weights = weights_of(*model);
-  return run;
-}
-
-double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    worst = std::max(worst, (a[i].to(torch::kDouble) - b[i].to(torch::kDouble)).abs().max().item<double>());
-  return worst;
-}
-
-void expect_same_records(const EpochRecord& a, const EpochRecord& b) {
-  EXPECT_EQ(a.epoch, b.epoch);
-  EXPECT_EQ(a.train_loss, b.train_loss);
-  EXPECT_EQ(a.train_accuracy, b.train_accuracy);
-  EXPECT_EQ(a.val_loss, b.val_loss);
-  EXPECT_EQ(a.val_accuracy, b.val_accuracy);
-}
-
-// logits = (10 (mean - 0.5), -10 (mean - 0.5)): class 0 when the image is bright. Hand-checkable.
-class MeanThreshold : public TappedModel {
+// Two modules, each with its own optimiser, updated in turn (a GAN's pattern): a
+// "critic" c fits the mean of the "generator" output g, and g moves towards 1 - c.
+class TwoPlayer : public Objective {
  public:
-  MeanThreshold() {
-    add_stage("mean", [](const torch::Tensor& x) { return x.mean({1, 2, 3}); });
-    add_stage("fc", [](const torch::Tensor& m) { return torch::stack({10 * (m - 0.5), -10 * (m - 0.5)}, 1); });
+  TwoPlayer(torch::nn::Linear& g, torch::nn::Linear& c) : g_(g), c_(c) {}
+  void step(const Batch& batch, const TrainContext&, const Optimizers& optimizers, StepLog& log) override {
+    const auto x = batch.images.flatten(1);
+    auto& c_opt = optimizers.get("critic");
+    c_opt.zero_grad();
+    const auto c_loss = (c_(x) - g_(x).detach()).pow(2).mean();
+    c_loss.backward();
+    c_opt.step();
+    auto& g_opt = optimizers.get("generator");
+    g_opt.zero_grad();
+    const auto g_loss = (g_(x) - (1 - c_(x).detach())).pow(2).mean();
+    g_loss.backward();
+    g_opt.step();
+    log.add("loss", g_loss.item<double>());
+    log.add("critic_loss", c_loss.item<double>());
   }
-  std::string default_cam_tap() const override { return "mean"; }
-  std::string arch() const override { return "mean_threshold"; }
+
+ private:
+  torch::nn::Linear& g_;
+  torch::nn::Linear& c_;
 };
 
 }  // namespace
 
-TEST(Trainer, LearnsSeparableDataToPerfectAccuracy) {
-  const auto data = bright_vs_dark(64, 1);
-  const auto run = train_once(data, TrainOptions().set_epochs(4).set_batch_size(16).set_lr(1e-2).set_seed(3));
-  ASSERT_EQ(run.result.history.size(), 4u);
-  const auto& last = run.result.history.back();
-  EXPECT_EQ(last.epoch, 4);
-  EXPECT_EQ(last.val_accuracy, 1.0);
-  EXPECT_EQ(last.train_accuracy, 1.0);
-  EXPECT_LT(last.train_loss, run.result.history.front().train_loss);
-  EXPECT_LT(last.val_loss, 0.2);
-  EXPECT_EQ(run.result.images_seen, 4 * 64);
+TEST(Trainer, SgdStepsGiveHandComputedWeightsAndLosses) {
+  // w0 = 0.5, x = 1, y = 1: loss (w - 1)^2, gradient 2 (w - 1); SGD lr 0.1 without
+  // momentum: w1 = 0.6, w2 = 0.68; logged losses 0.25 and 0.16.
+  auto model = scalar_model(0.5);
+  auto sgd = make_optimizer(model->parameters(),
+                            OptimizerOptions().set_kind(OptimizerKind::kSgd).set_lr(0.1).set_momentum(0));
+  SquaredError objective(model);
+  const auto result = train({{{"model", model.get(), R"({"arch":"scalar"})"}}, {{"model", sgd.get()}}}, ones(4),
+                            objective, TrainOptions().set_batch_size(4).set_epochs(2).set_log_every(1), torch::kCPU);
+  EXPECT_NEAR(model->weight.item<double>(), 0.68, 1e-6);
+  ASSERT_EQ(result.history.size(), 2u);
+  EXPECT_NEAR(result.history[0].value("loss"), 0.25, 1e-7);
+  EXPECT_NEAR(result.history[1].value("loss"), 0.16, 1e-6);
+  EXPECT_EQ(result.history[1].step, 2);
+  EXPECT_EQ(result.history[1].epoch, 2);
+  EXPECT_EQ(result.step, 2);
+  EXPECT_EQ(result.images_seen, 8);
+  EXPECT_FALSE(model->is_training());
 }
 
-TEST(Trainer, SgdWithMomentumAlsoLearns) {
-  const auto data = bright_vs_dark(64, 2);
-  const auto run = train_once(data, TrainOptions().set_optimizer("sgd").set_epochs(4).set_batch_size(16).set_lr(0.05));
-  EXPECT_EQ(run.result.history.back().val_accuracy, 1.0);
+TEST(Trainer, RecordsFollowLogEveryEpochEndsAndMaxSteps) {
+  // 10 images at batch 4 with min_batch 3: batches of 4 and 4, the last 2 wait for the next
+  // shuffle, so 2 steps per epoch. 7 steps with a record every 3: at steps 2 (epoch end),
+  // 4 (epoch end), 6 (epoch end) and 7 (the last).
+  auto model = scalar_model(0);
+  auto adam = make_optimizer(model->parameters(), OptimizerOptions().set_lr(0.01));
+  SquaredError objective(model);
+  const auto result = train({{{"model", model.get(), R"({"arch":"scalar"})"}}, {{"model", adam.get()}}}, ones(10),
+                            objective,
+                            TrainOptions().set_batch_size(4).set_min_batch(3).set_max_steps(7).set_log_every(3).set_log_steps(true),
+                            torch::kCPU);
+  std::vector<int64_t> steps, epochs;
+  for (const auto& r : result.history) steps.push_back(r.step), epochs.push_back(r.epoch);
+  EXPECT_EQ(steps, (std::vector<int64_t>{2, 4, 6, 7}));
+  EXPECT_EQ(epochs, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(result.images_seen, 7 * 4);
+  ASSERT_EQ(result.steps.size(), 7u);
+  // A record's value is the mean of its steps' (all batches have 4 images).
+  EXPECT_NEAR(result.history[0].value("loss"),
+              (result.steps[0].value("loss") + result.steps[1].value("loss")) / 2, 1e-12);
 }
 
-TEST(Trainer, SameSeedGivesSameHistoryAndWeights) {
-  const auto data = bright_vs_dark(48, 3);
-  const auto options = TrainOptions().set_epochs(2).set_batch_size(8).set_seed(5);
-  const auto a = train_once(data, options), b = train_once(data, options);
-  ASSERT_EQ(a.result.history.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) expect_same_records(a.result.history[i], b.result.history[i]);
-  EXPECT_EQ(max_difference(a.weights, b.weights), 0.0);
-  // The seed drives the shuffling: another one gives other batches, so other weights.
-  const auto c = train_once(data, TrainOptions(options).set_seed(6));
-  EXPECT_GT(max_difference(a.weights, c.weights), 1e-4);
-}
-
-TEST(Trainer, ResumeEqualsUninterruptedTraining) {
+TEST(Trainer, SeveralModulesAndOptimisersResumeExactly) {
   TempDir dir;
-  const auto data = bright_vs_dark(40, 4);
-  auto options = TrainOptions().set_epochs(2).set_batch_size(8).set_seed(9).set_weight_decay(1e-4).set_checkpoint(
-      dir.path() / "straight.pt");
-  const auto straight = train_once(data, options);
-
-  options.set_checkpoint(dir.path() / "interrupted.pt");
-  const auto first = train_once(data, TrainOptions(options).set_epochs(1));
-  ASSERT_EQ(read_checkpoint_info(options.checkpoint).step, 1);
-  options.set_resume(true);
-  // Another initialisation: everything must come from the checkpoint.
-  const auto resumed = train_once(data, options, /*init_seed=*/123);
-
-  EXPECT_LE(max_difference(straight.weights, resumed.weights), 1e-6);
-  EXPECT_EQ(resumed.result.images_seen, 40);  // only the second epoch ran
-  ASSERT_EQ(resumed.result.history.size(), 2u);
-  expect_same_records(resumed.result.history[0], first.result.history[0]);
-  expect_same_records(resumed.result.history[1], straight.result.history[1]);
-  const auto info = read_checkpoint_info(options.checkpoint);
-  EXPECT_EQ(info.step, 2);
-  EXPECT_EQ(history_from_json(info.extra_json).size(), 2u);
-
-  // Resuming a finished run trains nothing and returns the stored history.
-  const auto again = train_once(data, options, 7);
-  EXPECT_EQ(again.result.images_seen, 0);
-  EXPECT_EQ(again.result.history.size(), 2u);
-  EXPECT_EQ(max_difference(again.weights, resumed.weights), 0.0);
+  const auto data = ones(6);
+  auto run = [&](int64_t epochs, const fs::path& checkpoint, bool resume) {
+    auto g = scalar_model(0.1), c = scalar_model(-0.3);
+    auto g_opt = make_optimizer(g->parameters(), OptimizerOptions().set_lr(0.05));
+    auto c_opt = make_optimizer(c->parameters(), OptimizerOptions().set_kind(OptimizerKind::kSgd).set_lr(0.2));
+    TwoPlayer objective(g, c);
+    const TrainSetup setup{{{"generator", g.get(), R"({"arch":"scalar"})"}, {"critic", c.get(), R"({"arch":"scalar"})"}},
+                           {{"generator", g_opt.get()}, {"critic", c_opt.get()}}};
+    const auto result = train(setup, data, objective,
+                              TrainOptions().set_batch_size(2).set_epochs(epochs).set_checkpoint(checkpoint).set_resume(resume),
+                              torch::kCPU);
+    return std::make_tuple(g->weight.item<double>(), c->weight.item<double>(), result);
+  };
+  const auto [g_straight, c_straight, straight] = run(4, dir.path() / "straight.pt", false);
+  run(2, dir.path() / "split.pt", false);
+  const auto info = read_checkpoint_info(dir.path() / "split.pt");
+  EXPECT_EQ(info.specs.size(), 2u);
+  EXPECT_EQ(info.optimizers.at("critic"), "sgd");
+  EXPECT_EQ(info.state.step, 6);
+  EXPECT_EQ(info.state.epoch, 2);
+  const auto [g_resumed, c_resumed, resumed] = run(4, dir.path() / "split.pt", true);
+  EXPECT_EQ(g_resumed, g_straight);
+  EXPECT_EQ(c_resumed, c_straight);
+  ASSERT_EQ(resumed.history.size(), 4u);
+  EXPECT_EQ(resumed.history[3].value("critic_loss"), straight.history[3].value("critic_loss"));
+  EXPECT_EQ(resumed.images_seen, 2 * 6);
+  // The critic moved: the comparison has teeth.
+  EXPECT_NE(c_straight, -0.3);
 }
 
-TEST(Trainer, MaxStepsPerEpochLimitsBatches) {
-  const auto data = bright_vs_dark(64, 5);
-  const auto run = train_once(data, TrainOptions().set_epochs(2).set_batch_size(8).set_seed(1), 0);
-  EXPECT_EQ(run.result.images_seen, 2 * 64);
-  // One record per step; batch losses average (all batches equal-sized) to the epoch's loss.
-  ASSERT_EQ(run.result.steps.size(), 2u * 8u);
-  for (int64_t e = 1; e <= 2; ++e) {
-    double sum = 0, acc = 0;
-    for (const auto& s : run.result.steps)
-      if (s.epoch == e) sum += s.loss, acc += s.accuracy;
-    EXPECT_NEAR(sum / 8, run.result.history[e - 1].train_loss, 1e-9);
-    EXPECT_NEAR(acc / 8, run.result.history[e - 1].train_accuracy, 1e-9);
-  }
-  EXPECT_EQ(
-      train_once(data, TrainOptions().set_epochs(2).set_batch_size(8).set_max_steps_per_epoch(3)).result.images_seen,
-      2 * 3 * 8);
-  // 17 = 2 batches of 8 and a lone image, which BatchNorm could not normalise: skipped.
-  EXPECT_EQ(train_once(bright_vs_dark(17, 5), TrainOptions().set_batch_size(8)).result.images_seen, 16);
-  EXPECT_EQ(train_once(bright_vs_dark(18, 5), TrainOptions().set_batch_size(8)).result.images_seen, 18);
+TEST(Trainer, DivergedLossStopsBeforeTheUpdateAndSaysWhere) {
+  class Exploding : public SquaredError {
+   public:
+    using SquaredError::SquaredError;
+    torch::Tensor loss(const Batch& batch, const TrainContext& ctx, StepLog& log) override {
+      auto l = SquaredError::loss(batch, ctx, log);
+      return ctx.step == 2 ? l * std::nan("") : l;
+    }
+  };
+  auto model = scalar_model(0.5);
+  auto sgd = make_optimizer(model->parameters(), OptimizerOptions().set_kind(OptimizerKind::kSgd).set_lr(0.1).set_momentum(0));
+  Exploding objective(model);
+  const auto msg = error_of([&] {
+    train({{{"model", model.get(), R"({"arch":"scalar"})"}}, {{"model", sgd.get()}}}, ones(2), objective,
+          TrainOptions().set_batch_size(2).set_epochs(5).set_label("toy"), torch::kCPU);
+  });
+  EXPECT_TRUE(contains(msg, "toy: training diverged: loss is nan at step 3 (epoch 3)") && contains(msg, "0.1")) << msg;
+  EXPECT_NEAR(model->weight.item<double>(), 0.68, 1e-6) << "two updates, not three";
 }
 
-TEST(Trainer, RefusesBadOptionsAndMismatchedData) {
-  const auto data = bright_vs_dark(16, 6);
-  auto model = make_model(kSpec);
-  auto msg = error_of(
-      [&] { train_classifier(*model, kSpec, data, nullptr, TrainOptions().set_optimizer("adagrad"), torch::kCPU); });
-  EXPECT_TRUE(contains(msg, "'adagrad'") && contains(msg, "adam or sgd")) << msg;
-  msg = error_of([&] { train_classifier(*model, kSpec, data, nullptr, TrainOptions().set_lr(-1), torch::kCPU); });
-  EXPECT_TRUE(contains(msg, "learning rate -1")) << msg;
-
-  const ModelSpec rgb{"small_cnn", 3, 2};
-  auto rgb_model = make_model(rgb);
-  msg = error_of([&] { train_classifier(*rgb_model, rgb, data, nullptr, TrainOptions(), torch::kCPU); });
-  EXPECT_TRUE(contains(msg, "1 channel(s)") && contains(msg, "built for 3")) << msg;
-  const ModelSpec five{"small_cnn", 1, 5};
-  auto five_model = make_model(five);
-  msg = error_of([&] { train_classifier(*five_model, five, data, nullptr, TrainOptions(), torch::kCPU); });
-  EXPECT_TRUE(contains(msg, "2 classes") && contains(msg, "built for 5")) << msg;
-  msg = error_of([&] { train_classifier(*model, kSpec, data, nullptr, TrainOptions().set_resume(true), torch::kCPU); });
-  EXPECT_TRUE(contains(msg, "resume needs a checkpoint")) << msg;
+TEST(Trainer, RefusesBadOptionsBeforeTraining) {
+  auto model = scalar_model(0);
+  auto adam = make_optimizer(model->parameters(), OptimizerOptions());
+  SquaredError objective(model);
+  const TrainSetup setup{{{"model", model.get(), R"({"arch":"scalar"})"}}, {{"model", adam.get()}}};
+  auto bad = [&](const TrainOptions& o) { return error_of([&] { train(setup, ones(4), objective, o, torch::kCPU); }); };
+  EXPECT_TRUE(contains(bad(TrainOptions().set_epochs(0)), "epochs 0"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_batch_size(0)), "batch size 0"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_max_steps(-1)), "max steps -1"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_batch_size(4).set_min_batch(5)), "minimum batch 5"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_lr(std::nan(""))), "learning rate nan"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_resume(true)), "resume needs a checkpoint"));
+  EXPECT_TRUE(contains(bad(TrainOptions().set_batch_size(8).set_min_batch(8)), "training data has 4 image(s)"));
+  EXPECT_TRUE(contains(error_of([] { parse_optimizer("adagrad"); }), "'adagrad'"));
+  EXPECT_EQ(model->weight.item<double>(), 0.0) << "nothing trained";
 }
 
-TEST(Trainer, EvaluateGivesHandComputedNumbersAtAnyBatchSize) {
-  // Means 0.9, 0.2, 0.6, 0.4 with labels 0, 0, 1, 1: predictions 0, 1, 0, 1.
-  const std::vector<int> values = {230, 51, 153, 102};
-  auto images = torch::empty({4, 1, 2, 2}, torch::kUInt8);
-  for (int i = 0; i < 4; ++i) images[i].fill_(values[i]);
-  const TensorDataset data(images, torch::tensor({0, 0, 1, 1}, torch::kLong), {"bright", "dark"});
-  MeanThreshold model;
-  model.train();
-
-  double expected_loss = 0;
-  for (int i = 0; i < 4; ++i) {
-    const double z = 10 * (values[i] / 255.0 - 0.5);  // logit gap, class 0 minus class 1
-    const double gap = i < 2 ? 2 * z : -2 * z;        // true minus other
-    expected_loss += std::log1p(std::exp(-gap)) / 4;
-  }
-  for (int64_t batch : {1, 3, 256}) {
-    const auto e = evaluate_classifier(model, data, torch::kCPU, batch);
-    EXPECT_DOUBLE_EQ(e.accuracy, 0.5);
-    EXPECT_NEAR(e.loss, expected_loss, 1e-5);
-    EXPECT_TRUE(torch::equal(e.predictions, torch::tensor({0, 1, 0, 1}, torch::kLong)));
-    EXPECT_TRUE(torch::equal(e.confusion, torch::tensor({1, 1, 1, 1}, torch::kLong).view({2, 2})));
-  }
-  EXPECT_TRUE(model.is_training()) << "evaluation must restore the caller's mode";
-}
-
-TEST(Trainer, HistoryJsonRoundTripKeepsNaN) {
-  std::vector<EpochRecord> history(2);
-  history[0] = {1, 0.5, 0.75, std::nan(""), std::nan(""), 1.5};
-  history[1] = {2, 0.25, 0.875, 0.3, 0.9, 2.0};
-  const std::string json = history_to_json(history);
-  EXPECT_TRUE(contains(json, "\"val_loss\":null")) << json;
-  const auto back = history_from_json(json);
-  ASSERT_EQ(back.size(), 2u);
-  EXPECT_TRUE(std::isnan(back[0].val_loss) && std::isnan(back[0].val_accuracy));
-  EXPECT_EQ(back[0].train_accuracy, 0.75);
-  expect_same_records(back[1], history[1]);
-  EXPECT_EQ(back[1].seconds, 2.0);
-  EXPECT_TRUE(history_from_json("[]").empty());
-
-  EXPECT_TRUE(contains(error_of([] { history_from_json("{not json"); }), "not valid JSON"));
-  EXPECT_TRUE(contains(error_of([] { history_from_json("{}"); }), "expected a JSON array"));
-  EXPECT_TRUE(contains(error_of([] { history_from_json(R"([{"epoch":1}])"); }), "'train_loss'"));
+TEST(Trainer, Format1ClassifierCheckpointsCannotResume) {
+  TempDir dir;
+  auto model = scalar_model(0);
+  const fs::path path = dir.path() / "old.pt";
+  test::save_format1(path, *model, test::format1_classifier_header("scalar", 1, 2, 3));
+  auto adam = make_optimizer(model->parameters(), OptimizerOptions());
+  SquaredError objective(model);
+  const auto msg = error_of([&] {
+    train({{{kClassifierModule, model.get(), R"({"arch":"scalar","in_channels":1,"num_classes":2})"}},
+           {{kClassifierModule, adam.get()}}},
+          ones(4), objective, TrainOptions().set_checkpoint(path).set_resume(true), torch::kCPU);
+  });
+  EXPECT_TRUE(contains(msg, path.string()) && contains(msg, "cannot be resumed")) << msg;
 }
 
 }  // namespace loupe

@@ -15,9 +15,9 @@ class AblationCam : public PerturbationCam {
   std::string name() const override { return "ablationcam"; }
 
  protected:
-  torch::Tensor channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor& image,
-                                const torch::Tensor& activations, const torch::Tensor& score,
-                                const Target& target) override;
+  torch::Tensor image_channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor& image,
+                                      const torch::Tensor& activations, const torch::Tensor& score,
+                                      const Target& target) override;
 };
 
 }  // namespace loupe

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "loupe/explain/cam_base.h"
 #include "loupe/explain/explainer.h"
 
 namespace loupe {
@@ -35,6 +36,10 @@ class PerturbationEngine {
   TappedModel& model() { return model_; }
   // Images passed through the model so far (forward_from passes count too).
   int64_t evaluations() const { return evaluations_; }
+  // The index, within the explain call, of the image being perturbed: every row the
+  // targets score carries it as its sample (target.h). explain_images sets it per image.
+  void set_sample(int64_t index) { sample_ = index; }
+  int64_t sample() const { return sample_; }
 
   // Scores [count,T] (float, on the device) of the targets on fill + m·(image − fill)
   // for the `count` pixel masks that `masks` yields; image and fill [C,H,W].
@@ -61,6 +66,7 @@ class PerturbationEngine {
   torch::Device device_;
   bool was_training_;
   int64_t evaluations_ = 0;
+  int64_t sample_ = 0;
 };
 
 // Number of features of an int64 label map [H,W] for an image of size H×W (labels in
@@ -91,23 +97,19 @@ using ImageSolver =
 Attribution explain_images(TappedModel& model, const torch::Tensor& images, const ExplainOptions& options,
                            const ImageSolver& solve);
 
-// The CAM family on the engine (ScoreCAM, AblationCAM): per image, the tap's
-// activations A [K,h,w]; the method weighs channels through the engine; then as
-// cam_base: map = ReLU(Σ_k w_k A_k) (no ReLU when signed), upsampled, scaled.
-class PerturbationCam : public Explainer {
+// The CAM methods that weigh channels through the engine (ScoreCAM, AblationCAM): the
+// pipeline is cam_base's (no gradients); per image, the method scores its channels.
+class PerturbationCam : public CamExplainer {
  public:
-  explicit PerturbationCam(ExplainOptions options) : options_(std::move(options)) {}
-  Attribution explain(TappedModel& model, const torch::Tensor& images, const Target& target) override;
+  using CamExplainer::CamExplainer;
 
  protected:
+  bool uses_gradients() const override { return false; }
+  torch::Tensor batch_weights(CamBatch& batch) override;
   // Channel weights [K] of one image [C,H,W] from its activations [K,h,w] and score.
-  virtual torch::Tensor channel_weights(PerturbationEngine& engine, const std::string& tap, const torch::Tensor& image,
-                                        const torch::Tensor& activations, const torch::Tensor& score,
-                                        const Target& target) = 0;
-  const ExplainOptions& options() const { return options_; }
-
- private:
-  ExplainOptions options_;
+  virtual torch::Tensor image_channel_weights(PerturbationEngine& engine, const std::string& tap,
+                                              const torch::Tensor& image, const torch::Tensor& activations,
+                                              const torch::Tensor& score, const Target& target) = 0;
 };
 
 }  // namespace loupe

@@ -39,10 +39,11 @@ struct InputGradient {
   torch::Tensor scores;  // the target [n], detached
 };
 // One forward and backward pass; samples are independent (the model is in eval mode),
-// so the gradient of Σ_i target_i gives every sample's own gradient.
-InputGradient input_gradient(TappedModel& model, const torch::Tensor& x, const Target& target);
+// so the gradient of Σ_i target_i gives every sample's own gradient. Row i of x belongs
+// to image first + i of the explain call (what the target sees as its sample).
+InputGradient input_gradient(TappedModel& model, const torch::Tensor& x, const Target& target, int64_t first = 0);
 
-// The target at x without gradients, [n].
-torch::Tensor target_scores(TappedModel& model, const torch::Tensor& x, const Target& target);
+// The target at x without gradients, [n]; rows as for input_gradient.
+torch::Tensor target_scores(TappedModel& model, const torch::Tensor& x, const Target& target, int64_t first = 0);
 
 }  // namespace loupe

@@ -1,39 +1,80 @@
-// loupe's own checkpoints: model state, optimiser state, step, the ModelSpec (so a
-// model can be rebuilt from the file alone) and a JSON string of extras (e.g. the
-// training history). Written atomically; loading into another architecture is an
-// error.
+// One checkpoint format for every training run: named modules, each with the
+// architecture spec that rebuilds it (JSON with an "arch" key), named optimiser states,
+// the step and epoch reached, the training history and extras. Written atomically.
+// Loading checks every spec and optimiser kind before it touches anything, and refuses
+// weights that hold NaN/Inf, naming the file and the first bad tensor. Files of format 1
+// (one classifier or one VAE, loupe 0.1) still load; their classifiers cannot resume.
 #pragma once
 
+#include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "loupe/core/fs.h"
+#include "loupe/models/vae.h"
 #include "loupe/models/zoo.h"
 
 namespace loupe {
 
-struct CheckpointInfo {
-  ModelSpec spec;
-  int64_t step = 0;  // e.g. epochs completed
-  std::string extra_json = "{}";
+// A module as a checkpoint holds it. Names are [a-z0-9_]+ ("model", "generator").
+struct CheckpointModule {
+  std::string name;
+  torch::nn::Module* module = nullptr;
+  std::string spec_json;  // {"arch": ..., ...}: enough to rebuild the module
 };
 
-void save_checkpoint(const fs::path& path, TappedModel& model, const ModelSpec& spec,
-                     torch::optim::Optimizer* optimizer, int64_t step, const std::string& extra_json = "{}");
+struct CheckpointOptimizer {
+  std::string name;
+  torch::optim::Optimizer* optimizer = nullptr;
+};
 
-// Reads only the header part (spec, step, extras).
+struct TrainingState {
+  int64_t step = 0;                  // optimiser steps completed
+  int64_t epoch = 0;                 // epochs completed
+  std::string history_json = "[]";  // see train/history.h
+  std::string extra_json = "{}";     // anything else the trainer keeps
+};
+
+struct CheckpointInfo {
+  int64_t format = 0;
+  TrainingState state;
+  std::map<std::string, std::string> specs;       // module name -> spec JSON
+  std::map<std::string, std::string> optimizers;  // optimiser name -> kind ("adam", "sgd", ...)
+  bool resumable = true;                           // false for format-1 classifier files
+};
+
+void save_checkpoint(const fs::path& path, const std::vector<CheckpointModule>& modules,
+                     const std::vector<CheckpointOptimizer>& optimizers, const TrainingState& state);
+
+// Reads only the header (specs, optimiser kinds, state).
 CheckpointInfo read_checkpoint_info(const fs::path& path);
 
-// Loads into an existing model (and optimiser, if given and stored), on the model's
-// device. A checkpoint whose spec differs from `spec`, or whose optimiser state is of
-// another kind (Adam vs SGD), is a loupe::Error naming both, and nothing is loaded.
-// Missing, truncated or corrupt files are loupe::Errors naming the path.
-CheckpointInfo load_checkpoint(const fs::path& path, TappedModel& model, const ModelSpec& spec,
-                               torch::optim::Optimizer* optimizer = nullptr);
+// Loads every module of `modules` (each must be in the file, with an equal spec) and
+// every optimiser of `optimizers` the file holds (of the same kind), on each module's
+// device. Refusals come before anything is loaded; modules are restored if their
+// loaded weights are not finite. Missing, truncated or corrupt files name the path.
+CheckpointInfo load_checkpoint(const fs::path& path, const std::vector<CheckpointModule>& modules,
+                               const std::vector<CheckpointOptimizer>& optimizers = {});
 
-// Builds the model the checkpoint describes and loads it.
+// Architecture specs as checkpoint JSON, and back (errors name `what`).
+std::string spec_json(const ModelSpec& spec);
+std::string spec_json(const VaeSpec& spec);
+ModelSpec model_spec_from_json(const std::string& json, const std::string& what);
+VaeSpec vae_spec_from_json(const std::string& json, const std::string& what);
+
+// The module names the typed helpers use: a classifier is "model", a VAE "vae".
+inline const char* const kClassifierModule = "model";
+inline const char* const kVaeModule = "vae";
+
+// Builds the classifier the checkpoint describes (on the CPU) and loads it.
 std::shared_ptr<TappedModel> load_model(const fs::path& path, CheckpointInfo* info = nullptr);
+// The spec of a checkpoint's classifier (module "model"); an error naming `path` if none.
+ModelSpec classifier_spec(const CheckpointInfo& info, const fs::path& path);
+// Builds the VAE the checkpoint describes (on the CPU) and loads it.
+Vae load_vae(const fs::path& path, CheckpointInfo* info = nullptr);
 
 }  // namespace loupe

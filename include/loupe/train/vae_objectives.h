@@ -18,6 +18,7 @@
 #include <string>
 
 #include "loupe/models/vae.h"
+#include "loupe/train/objective.h"
 
 namespace loupe {
 
@@ -108,5 +109,19 @@ VaeLoss vae_loss(const VaeOutput& out, const torch::Tensor& x, const VaeObjectiv
 
 // Throws a loupe::Error naming the first out-of-range option.
 void check_objective_options(const VaeObjectiveOptions& options);
+
+// vae_loss as an Objective for the training loop: step n = the run's step; logs every
+// term of VaeLoss by its field name ("loss", "reconstruction", "kl", ...; NaN terms
+// outside the objective), one value per step.
+class VaeObjective : public Objective {
+ public:
+  VaeObjective(VaeImpl& vae, VaeObjectiveOptions options) : vae_(vae), options_(options) {}
+  torch::Tensor loss(const Batch& batch, const TrainContext& ctx, StepLog& log) override;
+  std::string progress(const RecordAccumulator& record) const override;
+
+ private:
+  VaeImpl& vae_;
+  VaeObjectiveOptions options_;
+};
 
 }  // namespace loupe

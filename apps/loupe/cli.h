@@ -1,6 +1,17 @@
 // The loupe command line, callable from tests: run_cli(argc, argv) parses, runs one
-// command and returns the exit code (0 ok, 1 a loupe::Error, 2 a usage error). User
-// errors print one line "loupe: error: ..." to stderr.
+// command and returns the exit code. Every error prints one line "loupe: error: ..."
+// to stderr, naming the option or value at fault.
+//   0  done (also --help and --version).
+//   2  usage error, found by CLI11 while reading the command line: an unknown command
+//      (named, with the valid ones), an unknown option, a missing required option or
+//      value, a value of the wrong kind (text for a number, an empty --out), a name not
+//      among an option's choices (--model, --methods, --preset, ...).
+//   1  loupe::Error: a value that reads fine but is out of range or contradicts another
+//      ("--probe-images -1: expected a number >= 1"), a missing or unwritable file or
+//      folder, an output folder another run holds, or any failure while running.
+// Each command checks all its values (ranges, method names, --out writable and not in
+// use) before any data loading, training or rendering, so exit 1 or 2 from a bad
+// value comes at once and leaves no output behind.
 #pragma once
 
 #include <functional>

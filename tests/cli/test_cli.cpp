@@ -101,8 +101,13 @@ TEST(Cli, ParseErrorsExitTwoNamingTheOption) {
       {{"study", "bias", "--out", ""}, "--out"},
       {{"train", "--data", "mnist", "--out", ""}, "--out"},
   };
-  for (const auto& c : cases) {
+  test::TempDir tmp;
+  const auto out = tmp.path() / "out";
+  for (auto c : cases) {
+    if (std::find(c.args.begin(), c.args.end(), "--out") == c.args.end())
+      c.args.insert(c.args.end(), {"--out", out.string()});
     const auto r = run(c.args);
+    EXPECT_FALSE(fs::exists(out)) << c.part;
     EXPECT_EQ(r.code, 2) << c.part << ": " << r.err;
     EXPECT_EQ(r.err.rfind("loupe: error: ", 0), 0u) << r.err;
     EXPECT_TRUE(test::contains(r.err, c.part)) << r.err;
@@ -122,8 +127,7 @@ TEST(Cli, OutOfRangeValuesAreRefusedBeforeAnyWork) {
     std::string part;
   };
   const std::vector<std::string> bias = {"study", "bias", "--data", nowhere};
-  const std::vector<std::string> outliers = {"study", "outliers",  "--pool", "2",          "--steps",
-                                             "1",     "--normals", "4",      "--outliers", "1"};
+  const std::vector<std::string> outliers = {"study", "outliers", "--pool", "2", "--steps", "1", "--outliers", "1"};
   const std::vector<std::string> disentangle = {"study",   "disentangle", "--pool",        "2",
                                                 "--steps", "1",           "--eval-images", "20"};
   const std::vector<std::string> compare = {"study", "compare", "--images", nowhere};

@@ -24,6 +24,14 @@ std::string trimmed_file(const fs::path& path) {
   return text;
 }
 
+// tmp/<root>/<link> is a link to the folder tmp/elsewhere; returns tmp/<root>.
+fs::path folder_with_link_elsewhere(const fs::path& tmp, const std::string& root, const std::string& link) {
+  fs::create_directories(tmp / root);
+  fs::create_directories(tmp / "elsewhere");
+  fs::create_directory_symlink(tmp / "elsewhere", tmp / root / link);
+  return tmp / root;
+}
+
 }  // namespace
 
 TEST(OutputDir, RefusesAnEmptyPathOrAFile) {
@@ -109,10 +117,7 @@ TEST(OutputDir, RemovesAnEarlierRunsReportAndMetricsOnly) {
 
 TEST(OutputDir, RefusesWritesThroughASymlinkBelowIt) {
   test::TempDir tmp;
-  const auto root = tmp.path() / "run", elsewhere = tmp.path() / "elsewhere";
-  fs::create_directories(root);
-  fs::create_directories(elsewhere);
-  fs::create_directory_symlink(elsewhere, root / "models");
+  const auto root = folder_with_link_elsewhere(tmp.path(), "run", "models"), elsewhere = tmp.path() / "elsewhere";
   fs::create_symlink(elsewhere / "report.html", root / "report.html");
   {
     const OutputDir out(root);
@@ -144,13 +149,10 @@ TEST(OutputDir, AllowsASymlinkedFolderItselfAndPathsOutsideIt) {
 
 TEST(OutputDir, RefusesAFolderInsideAnotherThroughALink) {
   test::TempDir tmp;
-  const auto root = tmp.path() / "demo", elsewhere = tmp.path() / "elsewhere";
-  fs::create_directories(root);
-  fs::create_directories(elsewhere);
-  fs::create_directory_symlink(elsewhere, root / "bias");
+  const auto root = folder_with_link_elsewhere(tmp.path(), "demo", "bias");
   const OutputDir demo(root);
   EXPECT_LOUPE_ERROR(OutputDir(root / "bias"), "symbolic link");
-  EXPECT_TRUE(fs::is_empty(elsewhere));
+  EXPECT_TRUE(fs::is_empty(tmp.path() / "elsewhere"));
 }
 
 TEST(OutputDir, ARunThatWroteNothingLeavesNoFolder) {

@@ -235,7 +235,7 @@ Runner add_explain_command(CLI::App& app) {
     for (const auto& m : methods) make_explainer(m, o.explain);
 
     const auto device = resolve_device(f->common.device);
-    const OutputDir folder(f->common.out);  // locked, earlier report removed, no writes through links
+    const OutputDir folder(f->common.out, OutputDirOptions().set_subfolders({"maps", "overlays"}));
     ModelSpec spec;
     auto model = load_flagged_model(f->model, spec);
     model->to(device);

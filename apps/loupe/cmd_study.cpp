@@ -33,7 +33,11 @@ Runner add_demo_command(CLI::App& app) {
   return [f] {
     check_common_flags(*f);
     const fs::path out = f->out;
-    const OutputDir folder(out, OutputDirOptions().set_final_files({"index.html", "report.html", "metrics.json"}));
+    std::vector<std::string> study_folders;
+    for (const auto& study : studies()) study_folders.push_back(study.name);
+    const OutputDir folder(out, OutputDirOptions()
+                                    .set_final_files({"index.html", "report.html", "metrics.json"})
+                                    .set_subfolders(study_folders));
     report::Report index("loupe demo", "every study's quick preset on built-in data");
     index.section("Studies");
     for (const auto& study : studies()) {

@@ -47,6 +47,23 @@ std::string lock_holder(int fd) {
   return pid.empty() ? "unknown" : pid;
 }
 
+// Throws if a component of `path` below `root` (absolute and normal) is a symbolic link;
+// the message starts with `who`.
+void check_no_link_below(const fs::path& root, const fs::path& path, const std::string& who) {
+  const fs::path relative = absolute_normal(path).lexically_relative(root);
+  if (relative.empty() || *relative.begin() == "..") return;  // not below this folder
+  fs::path p = root;
+  for (const auto& part : relative) {
+    if (part.empty() || part == ".") continue;
+    p /= part;
+    std::error_code ec;
+    const auto status = fs::symlink_status(p, ec);
+    LOUPE_CHECK(!fs::is_symlink(status), who, ": ", p.string(), " is a symbolic link inside the output folder ",
+                root.string(), "; loupe does not write through links there (remove the link or choose another --out)");
+    if (!fs::exists(status)) return;  // the rest does not exist yet
+  }
+}
+
 }  // namespace
 
 FileLock::FileLock(const fs::path& path, const std::string& what) : path_(path) {
@@ -127,12 +144,13 @@ OutputDir::OutputDir(const fs::path& root, const OutputDirOptions& options) : ro
   const auto status = fs::status(root, ec);
   LOUPE_CHECK(!fs::exists(status) || fs::is_directory(status), what, ": is a file; expected a folder");
   check_output_path(root);  // e.g. a study's folder inside loupe demo's
+  guarded_ = absolute_normal(root);
+  for (const auto& sub : options.subfolders) check_no_link_below(guarded_, root / sub, what);
   lock_ = std::make_unique<FileLock>(root / kLockName, what);
   for (const auto& name : options.final_files) {
     fs::remove(root / name, ec);
     LOUPE_CHECK(!ec, what, ": cannot remove the earlier run's ", name, " (", ec.message(), ")");
   }
-  guarded_ = absolute_normal(root);
   const std::lock_guard<std::mutex> hold(guarded_mutex());
   guarded_roots().push_back(guarded_);
 }
@@ -153,23 +171,7 @@ void check_output_path(const fs::path& path) {
     const std::lock_guard<std::mutex> hold(guarded_mutex());
     roots = guarded_roots();
   }
-  if (roots.empty()) return;
-  const fs::path target = absolute_normal(path);
-  for (const auto& root : roots) {
-    const fs::path relative = target.lexically_relative(root);
-    if (relative.empty() || *relative.begin() == "..") continue;  // not below this folder
-    fs::path p = root;
-    for (const auto& part : relative) {
-      if (part.empty() || part == ".") continue;
-      p /= part;
-      std::error_code ec;
-      const auto status = fs::symlink_status(p, ec);
-      LOUPE_CHECK(!fs::is_symlink(status), path.string(), ": ", p.string(),
-                  " is a symbolic link inside the output folder ", root.string(),
-                  "; loupe does not write through links there (remove the link or choose another --out)");
-      if (!fs::exists(status)) break;  // the rest does not exist yet
-    }
-  }
+  for (const auto& root : roots) check_no_link_below(root, path, path.string());
 }
 
 }  // namespace loupe

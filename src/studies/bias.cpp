@@ -158,7 +158,7 @@ BiasStudySettings resolve(const BiasStudyOptions& o) {
 
 report::Report run_bias_study(const BiasStudyOptions& o) {
   const auto s = resolve(o);
-  const OutputDir output_folder(o.common.out);  // locked, earlier report removed
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

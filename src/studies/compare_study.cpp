@@ -185,7 +185,7 @@ PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
 
 report::Report run_compare_study(const CompareStudyOptions& o) {
   check_compare_options(o);
-  const OutputDir output_folder(o.common.out);  // locked, earlier report removed
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models", "maps"}));
   const bool pretrained = !o.arch.empty();
   const bool quick = o.common.preset == "quick";
   const int64_t size = o.size.value_or(pretrained ? 224 : (quick ? 64 : 128));

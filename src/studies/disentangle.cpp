@@ -109,7 +109,7 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
 
 report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   const auto s = resolve(o);
-  const OutputDir output_folder(o.common.out);  // locked, earlier report removed
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

@@ -181,7 +181,7 @@ OutliersStudySettings resolve(const OutliersStudyOptions& o) {
 
 report::Report run_outliers_study(const OutliersStudyOptions& o) {
   auto s = resolve(o);
-  const OutputDir output_folder(o.common.out);  // locked, earlier report removed
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

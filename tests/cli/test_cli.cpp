@@ -209,6 +209,22 @@ TEST(Cli, ASecondRunOnTheSameOutIsRefusedNamingFolderAndPid) {
   EXPECT_EQ(read_file(out / "report.html"), "the first run's");  // the refused runs touched nothing
 }
 
+TEST(Cli, ALinkInsideOutIsRefusedBeforeAnyWork) {
+  test::TempDir tmp;
+  const auto out = tmp.path() / "out", elsewhere = tmp.path() / "elsewhere";
+  fs::create_directories(out);
+  fs::create_directories(elsewhere);
+  fs::create_directory_symlink(elsewhere, out / "models");
+  // The data folder is missing too: the link must be found first.
+  const auto r =
+      run({"study", "bias", "--data", (tmp.path() / "nonexistent").string(), "--device", "cpu", "--out", out.string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(test::contains(r.err, "--out " + out.string() + ": " + (out / "models").string() +
+                                        " is a symbolic link inside the output folder"))
+      << r.err;
+  EXPECT_TRUE(fs::is_empty(elsewhere));
+}
+
 TEST(Cli, TrainRefusesASecondTrainingOnOneCheckpoint) {
   test::TempDir tmp;
   const auto ckpt = tmp.path() / "m.pt";

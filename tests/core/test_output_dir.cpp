@@ -133,6 +133,21 @@ TEST(OutputDir, RefusesWritesThroughASymlinkBelowIt) {
   EXPECT_EQ(read_file(root / "maps" / "a.npy"), "x");
 }
 
+TEST(OutputDir, ALinkAmongItsSubfoldersFailsTheOpenBeforeAnyChange) {
+  test::TempDir tmp;
+  const auto root = folder_with_link_elsewhere(tmp.path(), "run", "models");
+  write_file_atomic(root / "report.html", "an earlier run's");
+  const auto message = test::error_of([&] {
+    OutputDir out(root, OutputDirOptions().set_subfolders({"maps", "models"}));
+  });
+  EXPECT_EQ(message, "--out " + root.string() + ": " + (root / "models").string() +
+                         " is a symbolic link inside the output folder " + root.string() +
+                         "; loupe does not write through links there (remove the link or choose another --out)");
+  EXPECT_EQ(read_file(root / "report.html"), "an earlier run's");  // refused before anything changed
+  EXPECT_FALSE(fs::exists(root / OutputDir::kLockName));
+  const OutputDir without_models(root, OutputDirOptions().set_subfolders({"maps"}));  // a link it does not name
+}
+
 TEST(OutputDir, AllowsASymlinkedFolderItselfAndPathsOutsideIt) {
   test::TempDir tmp;
   const auto real = tmp.path() / "real", link = tmp.path() / "link";

@@ -38,17 +38,21 @@ struct OutputDirOptions {
   // An earlier run's results, removed on open so the folder never shows them beside
   // this run's files; the report is written last (atomically), so it marks a complete run.
   std::vector<std::string> final_files = {"report.html", "metrics.json"};
+  // The folders below it the run writes into: a link among them fails the open, before
+  // any work (a link deeper down fails the write that would pass through it).
+  std::vector<std::string> subfolders;
 
   // clang-format off
   OutputDirOptions& set_option(std::string v) { option = std::move(v); return *this; }
   OutputDirOptions& set_final_files(std::vector<std::string> v) { final_files = std::move(v); return *this; }
+  OutputDirOptions& set_subfolders(std::vector<std::string> v) { subfolders = std::move(v); return *this; }
   // clang-format on
 };
 
 // A run's output folder, open for the object's lifetime. Opening refuses an empty
-// path or a file, creates the folder, takes `.loupe.lock` in it, and removes the final
-// files of an earlier run. While open, every write_atomic / write_file_atomic below the
-// folder refuses a path with a symbolic link below the folder (check_output_path).
+// path or a file, creates the folder, takes `.loupe.lock` in it, removes the final
+// files of an earlier run and refuses links among its subfolders. While it is open,
+// write_atomic / write_file_atomic refuse any path through a symbolic link below it.
 class OutputDir {
  public:
   static constexpr const char* kLockName = ".loupe.lock";

@@ -7,11 +7,12 @@
 //      value, a value of the wrong kind (text for a number, an empty --out), a name not
 //      among an option's choices (--model, --methods, --preset, ...).
 //   1  loupe::Error: a value that reads fine but is out of range or contradicts another
-//      ("--probe-images -1: expected a number >= 1"), a missing or unwritable file or
-//      folder, an output folder another run holds, or any failure while running.
-// Each command checks all its values (ranges, method names, --out writable and not in
-// use) before any data loading, training or rendering, so exit 1 or 2 from a bad
-// value comes at once and leaves no output behind.
+//      ("--probe-images -1: expected a number from 1 to 100000"), a missing or
+//      unwritable file or folder, an output folder another run holds or with a link
+//      inside, or any failure while running.
+// Each command checks all its values (ranges, method names, --out writable, not in use
+// and free of links) before any data loading, training or rendering, so a bad value
+// fails at once and writes nothing.
 #pragma once
 
 #include <functional>

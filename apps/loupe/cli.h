@@ -1,6 +1,18 @@
 // The loupe command line, callable from tests: run_cli(argc, argv) parses, runs one
-// command and returns the exit code (0 ok, 1 a loupe::Error, 2 a usage error). User
-// errors print one line "loupe: error: ..." to stderr.
+// command and returns the exit code. Every error prints one line "loupe: error: ..."
+// to stderr, naming the option or value at fault.
+//   0  done (also --help and --version).
+//   2  usage error, found by CLI11 while reading the command line: an unknown command
+//      (named, with the valid ones), an unknown option, a missing required option or
+//      value, a value of the wrong kind (text for a number, an empty --out), a name not
+//      among an option's choices (--model, --methods, --preset, ...).
+//   1  loupe::Error: a value that reads fine but is out of range or contradicts another
+//      ("--probe-images -1: expected a number from 1 to 100000"), a missing or
+//      unwritable file or folder, an output folder another run holds or with a link
+//      inside, or any failure while running.
+// Each command checks all its values (ranges, method names, --out writable, not in use
+// and free of links) before any data loading, training or rendering, so a bad value
+// fails at once and writes nothing.
 #pragma once
 
 #include <functional>

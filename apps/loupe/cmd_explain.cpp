@@ -1,14 +1,19 @@
 // loupe explain [--methods a,b,...]: several explanation methods side by side
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <set>
 
 #include "common.h"
 #include "loupe/cli.h"
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/data/image_folder.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/models/checkpoint.h"
@@ -92,6 +97,53 @@ std::vector<std::string> image_names(const std::vector<fs::path>& files) {
   return names;
 }
 
+struct ExplainFlags {
+  CommonFlags common{"auto", 0, "loupe-explain"};
+  ModelFlags model;
+  std::vector<std::string> images, methods, positional_methods;
+  std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20";
+  bool signed_maps = false, faithfulness = false;
+  int64_t size = 0, batch = 32;
+  PerturbationOptions p;
+  GradientOptions g;
+};
+
+bool is_class_index(const std::string& text) {
+  return !text.empty() && text.size() <= 18 &&
+         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// Every value checked before a model or image is read (names and choices: CLI11).
+void check_explain_flags(const ExplainFlags& f, const std::vector<std::string>& methods) {
+  check_common_flags(f.common);
+  std::set<std::string> seen;
+  for (const auto& m : methods) LOUPE_CHECK(seen.insert(m).second, "--methods: method '", m, "' is listed twice");
+  LOUPE_CHECK(f.target == "top1" || is_class_index(f.target), "--target ", f.target,
+              ": expected top1 or a class index (a number >= 0)");
+  check_count("--num-classes", f.model.num_classes, 1, 100000);
+  check_count("--in-channels", f.model.in_channels, 1, 4);
+  if (f.size != 0) check_image_side("--size", f.size, 3, "or 0 to keep each image's size");
+  check_count("--batch", f.batch, 1, 4096);
+  const auto& p = f.p;
+  check_count("--perturbation-batch", p.batch_size, 1, 4096);
+  check_count("--samples", p.samples, 0, 100000, "0 = each method's default");
+  check_count("--max-evals", p.max_evals, 4, 1000000);
+  check_count("--n-segments", p.segmentation.slic.n_segments, 1, 100000);
+  check_positive("--compactness", p.segmentation.slic.compactness);
+  check_positive("--kernel-size", p.segmentation.quickshift.kernel_size, 100);
+  check_real("--max-dist", p.segmentation.quickshift.max_dist, 0, std::numeric_limits<double>::infinity());
+  check_real("--ratio", p.segmentation.quickshift.ratio, 0, 1);
+  check_count("--grid-cell", p.segmentation.grid_cell, 1, kMaxImageSide);
+  check_real("--fill", p.fill_value, 0, 1, "a pixel value; images are in [0,1]");
+  check_count("--blur-size", p.blur_size, 1, kMaxImageSide);
+  check_count("--window", p.window, 1, kMaxImageSide);
+  check_count("--stride", p.stride, 1, kMaxImageSide);
+  check_count("--top-labels", p.top_labels, 0, 100000, "0 = the explained class only");
+  check_count("--ig-steps", f.g.steps, 1, 10000);
+  check_count("--smooth-samples", f.g.samples, 1, 10000);
+  check_real("--noise", f.g.noise_level, 0, 10, "sigma as a fraction of each image's range");
+}
+
 }  // namespace
 
 Runner add_explain_command(CLI::App& app) {
@@ -102,21 +154,13 @@ Runner add_explain_command(CLI::App& app) {
               "      --weights resnet50.safetensors --images photos/ --size 224 --target top1 --out compare\n"
               "Writes report.html (a row per image, a column per method, the IoU agreement table), metrics.json,\n"
               "maps/<image>/<method>.npy (float32 [H,W]) and overlays/<image>_<method>.png.");
-  struct Flags {
-    CommonFlags common{"auto", 0, "loupe-explain"};
-    ModelFlags model;
-    std::vector<std::string> images, methods, positional_methods;
-    std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20";
-    bool signed_maps = false, faithfulness = false;
-    int64_t size = 0, batch = 32;
-    PerturbationOptions p;
-    GradientOptions g;
-  };
-  auto f = std::make_shared<Flags>();
+  auto f = std::make_shared<ExplainFlags>();
   cmd->add_option("methods", f->positional_methods, "methods, as --methods (e.g. 'loupe explain gradcam ...')")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::IsMember(explainer_names()));
   cmd->add_option("--methods", f->methods, "comma-separated methods (default gradcam); see the list below")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::IsMember(explainer_names()));
   cmd->add_option("--checkpoint", f->model.checkpoint, "a checkpoint written by loupe train");
   cmd->add_option("--model", f->model.arch, "zoo architecture (with --weights)")->check(CLI::IsMember(model_names()));
   cmd->add_option("--weights", f->model.weights, "torchvision-named weights (.safetensors)");
@@ -171,6 +215,7 @@ Runner add_explain_command(CLI::App& app) {
     auto methods = f->methods;
     methods.insert(methods.end(), f->positional_methods.begin(), f->positional_methods.end());
     if (methods.empty()) methods = {"gradcam"};
+    check_explain_flags(*f, methods);
     CompareOptions o;
     o.methods = methods;
     o.threshold = parse_map_threshold(f->iou);
@@ -179,9 +224,9 @@ Runner add_explain_command(CLI::App& app) {
     o.explain.signed_maps = f->signed_maps;
     o.explain.batch_size = f->batch;
     o.explain.gradient = f->g;
-    o.explain.gradient.seed = f->common.seed;
+    o.explain.gradient.seed = static_cast<uint64_t>(f->common.seed);
     o.explain.perturbation = f->p;
-    o.explain.perturbation.seed = f->common.seed;
+    o.explain.perturbation.seed = static_cast<uint64_t>(f->common.seed);
     o.explain.perturbation.segmentation.method = f->segmentation;
     o.explain.perturbation.masker = parse_masker(f->masker);
     o.explain.perturbation.precision = parse_precision(f->precision);
@@ -190,6 +235,7 @@ Runner add_explain_command(CLI::App& app) {
     for (const auto& m : methods) make_explainer(m, o.explain);
 
     const auto device = resolve_device(f->common.device);
+    const OutputDir folder(f->common.out, OutputDirOptions().set_subfolders({"maps", "overlays"}));
     ModelSpec spec;
     auto model = load_flagged_model(f->model, spec);
     model->to(device);

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "loupe/cli.h"
 #include "loupe/core/error.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/models/zoo.h"
 #include "loupe/report/report.h"
 #include "loupe/studies/study.h"
@@ -30,7 +31,13 @@ Runner add_demo_command(CLI::App& app) {
   auto f = std::make_shared<CommonFlags>(CommonFlags{"auto", 0, "loupe-demo"});
   add_common_flags(cmd, *f, "output folder (index.html and one folder per study)");
   return [f] {
+    check_common_flags(*f);
     const fs::path out = f->out;
+    std::vector<std::string> study_folders;
+    for (const auto& study : studies()) study_folders.push_back(study.name);
+    const OutputDir folder(out, OutputDirOptions()
+                                    .set_final_files({"index.html", "report.html", "metrics.json"})
+                                    .set_subfolders(study_folders));
     report::Report index("loupe demo", "every study's quick preset on built-in data");
     index.section("Studies");
     for (const auto& study : studies()) {
@@ -45,9 +52,9 @@ Runner add_demo_command(CLI::App& app) {
       StudyCommon common;
       common.preset = "quick";
       common.device = resolve_device(f->device);
-      common.seed = f->seed;
+      common.seed = static_cast<uint64_t>(f->seed);
       common.out = out / study.name;
-      seed_everything(f->seed);
+      seed_everything(common.seed);
       const auto started = std::chrono::steady_clock::now();
       const auto r = study.run(common);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

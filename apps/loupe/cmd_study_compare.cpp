@@ -23,22 +23,25 @@ StudyCommand add_study_compare(CLI::App& study) {
     CommonFlags common{"auto", 0, "loupe-out/compare"};
     CompareStudyOptions o;
     std::string images, weights, preset = "quick";
-    int64_t size = 0, steps = 0, samples = 0, faithfulness_steps = 0;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper")
       ->check(CLI::IsMember({"quick", "paper"}))
       ->capture_default_str();
   cmd->add_option("--images", f->images, "folder of photos (subfolders = groups); default scikit-image's photos");
-  cmd->add_option("--methods", f->o.methods, "comma-separated methods")->delimiter(',')->capture_default_str();
+  cmd->add_option("--methods", f->o.methods, "comma-separated methods")
+      ->delimiter(',')
+      ->check(CLI::IsMember(explainer_names()))
+      ->capture_default_str();
   cmd->add_option("--model", f->o.arch, "a pretrained zoo classifier (with --weights) instead of the instance one")
       ->check(CLI::IsMember(model_names()));
   cmd->add_option("--weights", f->weights, "torchvision-named weights (.safetensors)");
   cmd->add_option("--num-classes", f->o.num_classes, "classes of --model")->capture_default_str();
-  cmd->add_option("--size", f->size, "image side (default 64 quick, 128 paper, 224 with --model)");
-  cmd->add_option("--steps", f->steps, "instance classifier: training steps (default 600 quick)");
-  cmd->add_option("--samples", f->samples, "LIME / KernelSHAP samples per photo (default 500 quick, 1000 paper)");
-  cmd->add_option("--faithfulness-steps", f->faithfulness_steps, "deletion / insertion steps (default 32 quick)");
+  cmd->add_option("--size", f->o.size, "image side, 1 to 4096 (default 64 quick, 128 paper, 224 with --model)");
+  cmd->add_option("--steps", f->o.train_steps, "instance classifier: training steps (default 500 quick, 3000 paper)");
+  cmd->add_option("--samples", f->o.samples, "LIME / KernelSHAP samples per photo (default 500 quick, 1000 paper)");
+  cmd->add_option("--faithfulness-steps", f->o.faithfulness_steps,
+                  "deletion / insertion steps (default 32 quick, 100 paper)");
   cmd->add_option("--iou", f->o.iou_threshold, "map binarisation for IoU: top:PERCENT, otsu or value:V")
       ->capture_default_str();
   add_common_flags(cmd, f->common, "report folder");
@@ -47,10 +50,6 @@ StudyCommand add_study_compare(CLI::App& study) {
             o.common = study_common(f->common, f->preset);
             o.images = f->images;
             o.weights = f->weights;
-            if (f->size > 0) o.size = f->size;
-            if (f->steps > 0) o.train_steps = f->steps;
-            if (f->samples > 0) o.samples = f->samples;
-            if (f->faithfulness_steps > 0) o.faithfulness_steps = f->faithfulness_steps;
             run_compare_study(o);
             print_report_path(f->common);
           }};

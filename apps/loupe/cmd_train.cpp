@@ -3,10 +3,12 @@
 
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "common.h"
 #include "loupe/cli.h"
 #include "loupe/core/error.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/data/registry.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
@@ -31,6 +33,11 @@ void add_data_flags(CLI::App* cmd, DataFlags& d) {
       ->capture_default_str();
   cmd->add_option("--test-offset", d.test_offset, "coloured datasets: test colour of class c is (c+offset) mod 10")
       ->capture_default_str();
+}
+
+void check_data_flags(const DataFlags& d) {
+  check_real("--bias", d.bias, 0, 1, "fraction of train images in their class colour");
+  check_count("--test-offset", d.test_offset, 0, 9, "class c's test colour is (c + offset) mod 10");
 }
 
 DataSplits load(const DataFlags& d, uint64_t seed) {
@@ -79,9 +86,23 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", f->resume, "continue from the checkpoint at --out if it exists");
   add_common_flags(cmd, f->common, "checkpoint file (written atomically after every epoch)");
   return [f] {
+    check_common_flags(f->common);
+    check_data_flags(f->data);
+    check_positive("--lr", f->lr);
+    check_count("--epochs", f->epochs, 1, 10000);
+    check_count("--batch", f->batch, 1, 65536);
+    check_count("--train-images", f->train_images, 0, kNoLimit, "0 = all");
+    const fs::path checkpoint = f->common.out;
+    LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
+                ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());
     const auto device = resolve_device(f->common.device);
-    seed_everything(f->common.seed);
-    auto splits = load(f->data, f->common.seed);
+    // One training per checkpoint at a time; creating the lock also proves the folder writable.
+    fs::path lock_file = checkpoint;
+    lock_file += ".lock";
+    const FileLock lock(lock_file, "--out " + checkpoint.string());
+    const auto seed = static_cast<uint64_t>(f->common.seed);
+    seed_everything(seed);
+    auto splits = load(f->data, seed);
     std::shared_ptr<TensorDataset> train = splits.train;
     if (f->train_images > 0 && f->train_images < train->size())
       train = std::make_shared<TensorDataset>(train->subset(torch::arange(f->train_images, torch::kLong)));
@@ -92,8 +113,8 @@ Runner add_train_command(CLI::App& app) {
     t.set_optimizer(f->optimizer).set_lr(f->lr);
     t.epochs = f->epochs;
     t.batch_size = f->batch;
-    t.seed = f->common.seed;
-    t.checkpoint = f->common.out;
+    t.seed = seed;
+    t.checkpoint = checkpoint;
     t.resume = f->resume;
     const auto result = train_classifier(*model, spec, *train, splits.validation.get(), t, device);
     const auto& last = result.history.back();
@@ -120,12 +141,16 @@ Runner add_eval_command(CLI::App& app) {
       ->capture_default_str();
   add_common_flags(cmd, f->common, "optional report folder (report.html + metrics.json)");
   return [f] {
+    check_common_flags(f->common);
+    check_data_flags(f->data);
     const auto device = resolve_device(f->common.device);
+    std::optional<OutputDir> report_folder;
+    if (!f->common.out.empty()) report_folder.emplace(f->common.out);
     CheckpointInfo info;
     auto model = load_model(f->checkpoint, &info);
     const ModelSpec spec = classifier_spec(info, f->checkpoint);
     model->to(device);
-    auto splits = load(f->data, f->common.seed);
+    auto splits = load(f->data, static_cast<uint64_t>(f->common.seed));
     const auto& data = f->split == "test" ? *splits.test : *splits.validation;
     LOUPE_CHECK(data.image_shape()[0] == spec.in_channels, "--data ", f->data.name, ": images have ",
                 data.image_shape()[0], " channel(s) but checkpoint ", f->checkpoint, " expects ",

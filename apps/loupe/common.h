@@ -9,27 +9,39 @@
 
 #include "loupe/core/device.h"
 #include "loupe/core/fs.h"
+#include "loupe/core/option_checks.h"
 #include "loupe/studies/study.h"
 
 namespace loupe::cli {
 
 struct CommonFlags {
   std::string device = "auto";
-  uint64_t seed = 0;
+  int64_t seed = 0;  // signed, so that "--seed -1" is caught rather than wrapped to 2^64-1
   std::string out;
 };
 
-inline void add_common_flags(CLI::App* cmd, CommonFlags& flags, const std::string& out_help) {
-  cmd->add_option("--device", flags.device, "auto (CUDA when present), cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--seed", flags.seed, "random seed (data splits, colours, initialisation, shuffling)")
-      ->capture_default_str();
-  cmd->add_option("--out", flags.out, out_help)->capture_default_str();
+// An empty --out would write into the current folder: a usage error, like a missing value.
+inline CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& value) { return value.empty() ? std::string("empty path; expected a file or folder name") : ""; },
+      "PATH");
 }
 
-// The StudyCommon a study command's flags describe; seeds every generator first.
+inline void add_common_flags(CLI::App* cmd, CommonFlags& flags, const std::string& out_help) {
+  cmd->add_option("--device", flags.device, "auto (CUDA when present), cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--seed", flags.seed, "random seed >= 0 (data splits, colours, initialisation, shuffling)")
+      ->capture_default_str();
+  cmd->add_option("--out", flags.out, out_help)->check(non_empty_path())->capture_default_str();
+}
+
+// Range checks of the shared flags; every command calls this first.
+inline void check_common_flags(const CommonFlags& flags) { check_count("--seed", flags.seed, 0, kNoLimit); }
+
+// The StudyCommon a study command's flags describe; checks them and seeds every generator.
 inline StudyCommon study_common(const CommonFlags& flags, const std::string& preset) {
-  seed_everything(flags.seed);
-  return {preset, resolve_device(flags.device), flags.seed, flags.out};
+  check_common_flags(flags);
+  seed_everything(static_cast<uint64_t>(flags.seed));
+  return {preset, resolve_device(flags.device), static_cast<uint64_t>(flags.seed), flags.out};
 }
 
 inline void print_report_path(const CommonFlags& flags) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "loupe/core/error.h"
+#include "loupe/core/output_dir.h"
 
 namespace loupe {
 
@@ -32,6 +33,7 @@ fs::path temporary_beside(const fs::path& path) {
 }  // namespace
 
 void write_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write) {
+  check_output_path(path);  // no writes through a link inside an open output folder
   if (path.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);

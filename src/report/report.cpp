@@ -6,6 +6,7 @@
 
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
+#include "loupe/core/output_dir.h"
 #include "report/format.h"
 
 namespace loupe::report {
@@ -105,6 +106,7 @@ Report& Report::metric(const std::string& key, json value) {
 }
 
 void Report::write(const fs::path& dir) const {
+  check_output_path(dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
   LOUPE_CHECK(!ec, "report folder ", dir.string(), ": cannot create it (", ec.message(), ")");

@@ -9,6 +9,8 @@
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
+#include "loupe/core/option_checks.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/data/coloured.h"
 #include "loupe/data/mnist.h"
 #include "loupe/explain/gradcam.h"
@@ -141,12 +143,13 @@ BiasStudySettings resolve(const BiasStudyOptions& o) {
   s.train_images = o.train_images.value_or(paper ? 0 : 12000);
   s.control_train_images = o.control_train_images.value_or(0);
   LOUPE_CHECK(o.bias >= 0.0 && o.bias <= 1.0, "--bias ", o.bias, ": expected a fraction in [0,1]");
-  LOUPE_CHECK(s.epochs > 0, "--epochs ", s.epochs, ": expected at least 1");
-  LOUPE_CHECK(s.batch_size > 0, "--batch ", s.batch_size, ": expected a positive batch size");
+  check_count("--test-offset", o.test_offset, 0, 9, "class c's test colour is (c + offset) mod 10");
+  check_count("--epochs", s.epochs, 1, 10000);
+  check_count("--batch", s.batch_size, 1, 65536);
   LOUPE_CHECK(s.lr > 0 && std::isfinite(s.lr), "--lr ", s.lr, ": expected a positive learning rate");
-  LOUPE_CHECK(s.train_images >= 0, "--train-images ", s.train_images, ": expected 0 (all) or a positive count");
-  LOUPE_CHECK(s.control_train_images >= 0, "--control-train-images ", s.control_train_images,
-              ": expected 0 (all) or a positive count");
+  check_count("--train-images", s.train_images, 0, kNoLimit, "0 = all");
+  check_count("--control-train-images", s.control_train_images, 0, kNoLimit, "0 = all");
+  check_count("--probe-images", o.probe_images_per_class, 1, 100000, "images per class");
   LOUPE_CHECK(o.base == "fashion-mnist" || o.base == "mnist", "--base ", o.base, ": expected fashion-mnist or mnist");
   LOUPE_CHECK(o.base != "mnist" || !o.data_dir.empty(),
               "--base mnist: give the folder holding the MNIST IDX files with --data DIR");
@@ -155,6 +158,7 @@ BiasStudySettings resolve(const BiasStudyOptions& o) {
 
 report::Report run_bias_study(const BiasStudyOptions& o) {
   const auto s = resolve(o);
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

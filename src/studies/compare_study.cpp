@@ -6,14 +6,18 @@
 #include <cstdlib>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
+#include "loupe/core/option_checks.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/core/progress.h"
 #include "loupe/data/dataset.h"
 #include "loupe/data/image_folder.h"
+#include "loupe/explain/explainer.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/models/zoo.h"
 #include "loupe/studies/compare.h"
@@ -103,6 +107,29 @@ std::string fixed3(double v) {
   return os.str();
 }
 
+// Every option checked before any photo is read or any model trained.
+void check_compare_options(const CompareStudyOptions& o) {
+  check_preset(o.common.preset);
+  const auto known = explainer_names();
+  LOUPE_CHECK(!o.methods.empty(), "--methods: expected at least one of ", join_names(known));
+  std::set<std::string> seen;
+  for (const auto& m : o.methods) {
+    LOUPE_CHECK(std::find(known.begin(), known.end(), m) != known.end(), "--methods ", m,
+                ": unknown method; expected one of ", join_names(known));
+    LOUPE_CHECK(seen.insert(m).second, "--methods: method '", m, "' is listed twice");
+  }
+  check_count("--num-classes", o.num_classes, 1, 100000);
+  if (o.size) check_image_side("--size", *o.size, 3);
+  if (o.train_steps) check_count("--steps", *o.train_steps, 1, 10000000);
+  if (o.samples) check_count("--samples", *o.samples, 1, 100000);
+  if (o.faithfulness_steps) check_count("--faithfulness-steps", *o.faithfulness_steps, 1, 10000);
+  parse_map_threshold(o.iou_threshold);
+  LOUPE_CHECK(o.arch.empty() || !o.weights.empty(), "--model ", o.arch,
+              ": give its weights with --weights FILE.safetensors");
+  LOUPE_CHECK(o.weights.empty() || fs::is_regular_file(o.weights), "--weights ", o.weights.string(),
+              ": file not found");
+}
+
 }  // namespace
 
 fs::path find_skimage_photos() {
@@ -157,10 +184,9 @@ PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
 }
 
 report::Report run_compare_study(const CompareStudyOptions& o) {
-  check_preset(o.common.preset);
+  check_compare_options(o);
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models", "maps"}));
   const bool pretrained = !o.arch.empty();
-  LOUPE_CHECK(!pretrained || !o.weights.empty(), "--model ", o.arch,
-              ": give its weights with --weights FILE.safetensors");
   const bool quick = o.common.preset == "quick";
   const int64_t size = o.size.value_or(pretrained ? 224 : (quick ? 64 : 128));
   const int64_t steps = o.train_steps.value_or(quick ? 500 : 3000);

@@ -11,6 +11,8 @@
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
+#include "loupe/core/option_checks.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/core/progress.h"
 #include "loupe/data/shapes3d.h"
 #include "loupe/explain/latent_traversal.h"
@@ -90,9 +92,9 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
   s.pool = o.pool.value_or(paper ? 0 : 3000);
   s.eval_images = o.eval_images.value_or(paper ? 10000 : 1000);
   s.supersample = paper ? 2 : 1;
-  LOUPE_CHECK(s.beta >= 0 && std::isfinite(s.beta), "--beta ", s.beta, ": expected a finite weight >= 0");
-  LOUPE_CHECK(s.latents >= 2, "--latents ", s.latents, ": expected at least 2 (MIG compares the two best latents)");
-  LOUPE_CHECK(s.steps >= 0, "--steps ", s.steps, ": expected 0 (the preset's epochs) or a positive count");
+  check_real("--beta", s.beta, 0, 1e6);
+  check_count("--latents", s.latents, 2, 1024, "MIG compares the two best latents");
+  check_count("--steps", s.steps, 0, 100000000, "0 = the preset's epochs");
   LOUPE_CHECK(s.pool == 0 || s.pool >= 2, "--pool ", s.pool,
               ": expected 0 (render every batch) or at least 2 training images");
   LOUPE_CHECK(s.eval_images >= 20, "--eval-images ", s.eval_images, ": expected at least 20 held-out images");
@@ -107,6 +109,7 @@ DisentangleStudySettings resolve(const DisentangleStudyOptions& o) {
 
 report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   const auto s = resolve(o);
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

@@ -15,6 +15,8 @@
 #include "loupe/core/colormap.h"
 #include "loupe/core/device.h"
 #include "loupe/core/error.h"
+#include "loupe/core/option_checks.h"
+#include "loupe/core/output_dir.h"
 #include "loupe/core/progress.h"
 #include "loupe/data/curated_sampler.h"
 #include "loupe/data/shapes3d.h"
@@ -150,22 +152,36 @@ OutliersStudySettings resolve(const OutliersStudyOptions& o) {
   s.threshold_value = o.threshold_value.value_or(o.threshold == "gap" ? 0.5 : o.threshold == "percentile" ? 95 : 0.05);
   LOUPE_CHECK(o.threshold != "fpr" || o.reference > 0,
               "--threshold fpr: needs reference normals to measure the false-positive rate on; give --reference N");
-  LOUPE_CHECK(o.normals >= 2, "--normals ", o.normals, ": expected at least 2");
-  LOUPE_CHECK(o.outliers >= 1, "--outliers ", o.outliers, ": expected at least 1 (AUROC needs both classes)");
+  // Shapes3D has 480000 samples: no count can exceed it.
+  check_count("--normals", o.normals, 2, 480000);
+  check_count("--outliers", o.outliers, 1, 480000, "AUROC needs both classes");
   LOUPE_CHECK(o.reference == 0 || o.reference >= 2, "--reference ", o.reference,
               ": expected 0 (fit on the batch) or at least 2 normals");
-  LOUPE_CHECK(s.latents >= 1, "--latents ", s.latents, ": expected at least 1");
-  LOUPE_CHECK(s.steps >= 0, "--steps ", s.steps, ": expected 0 (all epochs) or a positive count");
-  LOUPE_CHECK(s.pool >= 2, "--pool ", s.pool, ": expected at least 2 training images");
-  LOUPE_CHECK(o.counterfactuals >= 0, "--counterfactuals ", o.counterfactuals, ": expected 0 or more");
-  LOUPE_CHECK(o.morph_steps >= 2, "--morph-steps ", o.morph_steps, ": expected at least 2 (the two ends)");
-  LOUPE_CHECK(o.gradcam_dims >= 0 && o.gradcam_inputs >= 0, "--gradcam-dims ", o.gradcam_dims, ", --gradcam-inputs ",
-              o.gradcam_inputs, ": expected 0 or more");
+  check_count("--reference", o.reference, 0, 480000, "0 = fit on the scored batch");
+  check_count("--latents", s.latents, 1, 1024);
+  check_count("--steps", s.steps, 0, 100000000, "0 = all epochs");
+  check_count("--pool", s.pool, 2, 480000, "training images");
+  check_count("--counterfactuals", o.counterfactuals, 0, 1000);
+  check_count("--morph-steps", o.morph_steps, 2, 100, "the two ends and the frames between");
+  check_count("--gradcam-dims", o.gradcam_dims, 0, 1024);
+  check_count("--gradcam-inputs", o.gradcam_inputs, 0, 1000);
+  check_real("--lambda", o.fit.lambda, 0, 1, "weight of the scaled identity with --shrinkage fixed");
+  if (o.threshold == "gap")
+    LOUPE_CHECK(std::isfinite(s.threshold_value) && s.threshold_value > 0 && s.threshold_value < 1,
+                "--threshold-value ", s.threshold_value,
+                ": expected the fraction assumed normal, between 0 and 1 (exclusive) with --threshold gap");
+  if (o.threshold == "percentile")
+    check_real("--threshold-value", s.threshold_value, 0, 100, "the percentile q with --threshold percentile");
+  if (o.threshold == "fpr")
+    LOUPE_CHECK(std::isfinite(s.threshold_value) && s.threshold_value >= 0 && s.threshold_value < 1,
+                "--threshold-value ", s.threshold_value,
+                ": expected the target false-positive rate in [0, 1) with --threshold fpr");
   return s;
 }
 
 report::Report run_outliers_study(const OutliersStudyOptions& o) {
   auto s = resolve(o);
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto device = o.common.device;
   const auto started = std::chrono::steady_clock::now();
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loupe/cli.h"
+#include "loupe/core/fs.h"
 #include "loupe/core/image.h"
 #include "loupe/core/npy.h"
 #include "loupe/models/checkpoint.h"
@@ -92,11 +93,12 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
   struct Case {
     std::vector<std::string> args;
     std::string part;
+    int code = 1;
   };
   fs::create_directories(dir.path() / "empty");
   write_png(dir.path() / "gray.png", torch::rand({1, 28, 28}));
   const std::vector<Case> cases = {
-      {{"--methods", "gradcam,deeplift", "--checkpoint", ckpt, "--images", imgs}, "deeplift"},
+      {{"--methods", "gradcam,deeplift", "--checkpoint", ckpt, "--images", imgs}, "deeplift", 2},  // not a choice
       {{"--methods", "lime,lime", "--checkpoint", ckpt, "--images", imgs}, "twice"},
       {{"--checkpoint", ckpt, "--images", (dir.path() / "empty").string()}, "no PNG or JPEG"},
       {{"--checkpoint", ckpt, "--images", (dir.path() / "gray.png").string()}, "channel"},
@@ -106,11 +108,44 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
   for (auto c : cases) {
     c.args.insert(c.args.end(), {"--device", "cpu", "--out", out.string()});
     const auto r = run_explain(c.args);
-    EXPECT_EQ(r.code, 1) << c.part;
+    EXPECT_EQ(r.code, c.code) << c.part;
     EXPECT_TRUE(test::contains(r.err, c.part)) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_FALSE(fs::exists(out)) << c.part;
   }
+}
+
+// A run that fails half-way leaves no earlier run's report beside its own files.
+TEST(CliExplain, AFailedRunLeavesNoEarlierReportBehind) {
+  test::TempDir dir;
+  write_model_and_images(dir.path());
+  const auto out = dir.path() / "out";
+  write_file_atomic(out / "report.html", "an earlier run's complete-looking report");
+  write_file_atomic(out / "metrics.json", "{}");
+  // Fails after the model and images are loaded: class 10 of a 10-class model.
+  const auto r =
+      run_explain({"gradcam", "--checkpoint", (dir.path() / "m.pt").string(), "--images",
+                   (dir.path() / "imgs").string(), "--target", "10", "--device", "cpu", "--out", out.string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(test::contains(r.err, "--target 10")) << r.err;
+  EXPECT_FALSE(fs::exists(out / "report.html"));
+  EXPECT_FALSE(fs::exists(out / "metrics.json"));
+  EXPECT_FALSE(fs::exists(out / ".loupe.lock"));
+}
+
+TEST(CliExplain, RefusesToWriteThroughASymlinkInsideOut) {
+  test::TempDir dir;
+  write_model_and_images(dir.path());
+  const auto out = dir.path() / "out", elsewhere = dir.path() / "elsewhere";
+  fs::create_directories(out);
+  fs::create_directories(elsewhere);
+  fs::create_directory_symlink(elsewhere, out / "overlays");
+  const auto r = run_explain({"gradcam", "--checkpoint", (dir.path() / "m.pt").string(), "--images",
+                              (dir.path() / "imgs").string(), "--device", "cpu", "--out", out.string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(test::contains(r.err, "overlays is a symbolic link inside the output folder")) << r.err;
+  EXPECT_TRUE(fs::is_empty(elsewhere));
+  EXPECT_FALSE(fs::exists(out / "report.html"));
 }
 
 }  // namespace loupe

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 // Reads the whole file; a missing or unreadable file is a loupe::Error naming it.
 std::string read_file(const fs::path& path);
 
-// Writes bytes to path atomically; creates parent folders.
+// Writes bytes to path atomically; creates parent folders. Below an open OutputDir, a
+// path through a symbolic link is refused (output_dir.h).
 void write_file_atomic(const fs::path& path, const std::string& bytes);
 
 // Streams into a temporary file via `write`, then renames it over path. If

@@ -19,6 +19,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
 #include "loupe/studies/compare.h"
+#include "loupe/studies/explain_images.h"
 
 namespace loupe::cli {
 namespace {
@@ -46,30 +47,6 @@ std::shared_ptr<TappedModel> load_flagged_model(const ModelFlags& m, ModelSpec& 
   return model;
 }
 
-// Reads every image, checks channels against the model and resizes to a common size.
-torch::Tensor load_images(const std::vector<fs::path>& files, int64_t channels, int64_t size) {
-  std::vector<torch::Tensor> images;
-  for (const auto& file : files) {
-    auto img = read_image(file);
-    LOUPE_CHECK(img.size(0) == channels || (img.size(0) == 4 && channels == 3), file.string(), ": has ", img.size(0),
-                " channel(s); the model expects ", channels);
-    if (img.size(0) == 4) img = img.narrow(0, 0, 3);
-    if (size > 0 && (img.size(1) != size || img.size(2) != size))
-      img = torch::nn::functional::interpolate(img.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
-                                                                     .size(std::vector<int64_t>{size, size})
-                                                                     .mode(torch::kBilinear)
-                                                                     .align_corners(false))
-                .squeeze(0)
-                .clamp(0, 1);
-    if (!images.empty())
-      LOUPE_CHECK(img.sizes() == images.front().sizes(), file.string(), ": size ", img.size(1), "x", img.size(2),
-                  " differs from the first image's ", images.front().size(1), "x", images.front().size(2),
-                  "; pass --size N to resize all images");
-    images.push_back(img);
-  }
-  return torch::stack(images);
-}
-
 // "constant" etc. → Masker; the CLI checks membership first.
 Masker parse_masker(const std::string& text) {
   if (text == "constant") return Masker::kConstant;
@@ -83,18 +60,6 @@ Precision parse_precision(const std::string& text) {
   if (text == "bf16") return Precision::kBFloat16;
   if (text == "fp16") return Precision::kHalf;
   return Precision::kFloat;
-}
-
-// Unique names for images: the file stem, with "_2", "_3"... when two files share one.
-std::vector<std::string> image_names(const std::vector<fs::path>& files) {
-  std::vector<std::string> names;
-  std::map<std::string, int> uses;
-  for (const auto& f : files) {
-    const auto stem = f.stem().string();
-    const int k = ++uses[stem];
-    names.push_back(k == 1 ? stem : stem + "_" + std::to_string(k));
-  }
-  return names;
 }
 
 struct ExplainFlags {
@@ -240,44 +205,17 @@ Runner add_explain_command(CLI::App& app) {
     auto model = load_flagged_model(f->model, spec);
     model->to(device);
     model->eval();
-    std::vector<fs::path> files;
+    ExplainImagesOptions run;
     for (const auto& p : f->images)
-      for (const auto& file : list_images(p)) files.push_back(file);
-    LOUPE_CHECK(!files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
-    const auto images = load_images(files, spec.in_channels, f->size);
-    const auto names = image_names(files);
-    const auto predicted = predicted_classes(*model, images);
-    const torch::Tensor classes = target_classes(f->target, predicted, spec.num_classes);
-    const auto c = compare_methods(*model, images, classes, o);
-
-    const fs::path out = f->common.out;
-    const auto tap = f->tap.empty() ? model->default_cam_tap() : f->tap;
-    report::Report r("Explanations", spec.arch + " · " + std::to_string(images.size(0)) + " image(s) · " +
-                                         join_names(methods) + " · target " + f->target);
-    r.section("Maps");
-    r.text("One row per image, one column per method; each map is scaled to [0,1] per image" +
-           std::string(f->signed_maps ? " by its largest |value| (red: evidence for the class, blue: against)." : ".") +
-           " CAM methods explain tap " + tap + ". Raw maps: maps/<image>/<method>.npy (float32, image size).");
-    add_comparison_to_report(r, images, names, c, o);
-    report::json per_image = report::json::array();
-    for (int64_t i = 0; i < images.size(0); ++i)
-      per_image.push_back({{"file", files[i].string()},
-                           {"name", names[i]},
-                           {"predicted", predicted[i].item<int64_t>()},
-                           {"explained_class", classes[i].item<int64_t>()}});
-    r.metric("images", per_image);
-    r.metric("tap", tap);
-    r.metric("maps", write_comparison_maps(out, names, c));
-    const auto cmap = f->signed_maps ? Colormap::diverging : Colormap::jet;
-    for (int64_t i = 0; i < images.size(0); ++i)
-      for (const auto& run : c.runs) {
-        const auto map = run.attribution.maps[i];
-        write_png(out / "overlays" / (names[i] + "_" + run.method + ".png"),
-                  overlay_heatmap(images[i], f->signed_maps ? (map + 1) / 2 : map, 0.5, cmap));
-      }
-    r.write(out);
-    std::cout << "explained " << images.size(0) << " image(s) with " << join_names(methods) << "\n"
-              << "report: " << (out / "report.html").string() << "\n";
+      for (const auto& file : list_images(p)) run.files.push_back(file);
+    LOUPE_CHECK(!run.files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
+    run.size = f->size;
+    run.target = f->target;
+    run.compare = o;
+    run.out = f->common.out;
+    run_explain_images(*model, spec, run);
+    std::cout << "explained " << run.files.size() << " image(s) with " << join_names(methods) << "\n"
+              << "report: " << (run.out / "report.html").string() << "\n";
   };
 }
 

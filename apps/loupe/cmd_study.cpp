@@ -50,7 +50,7 @@ Runner add_demo_command(CLI::App& app) {
       }
       std::cout << "== study " << study.name << ": " << study.description << std::endl;
       StudyCommon common;
-      common.preset = "quick";
+      common.preset = Preset::kQuick;
       common.device = resolve_device(f->device);
       common.seed = static_cast<uint64_t>(f->seed);
       common.out = out / study.name;

@@ -26,7 +26,7 @@ StudyCommand add_study_compare(CLI::App& study) {
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper")
-      ->check(CLI::IsMember({"quick", "paper"}))
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
   cmd->add_option("--images", f->images, "folder of photos (subfolders = groups); default scikit-image's photos");
   cmd->add_option("--methods", f->o.methods, "comma-separated methods")

@@ -28,7 +28,7 @@ StudyCommand add_study_disentangle(CLI::App& study) {
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper (50 epochs, for a GPU)")
-      ->check(CLI::IsMember({"quick", "paper"}))
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
   cmd->add_option("--objective", f->o.objective, "vae, beta_vae, beta_tcvae or capacity (default beta_tcvae)")
       ->check(CLI::IsMember({"vae", "beta_vae", "beta_tcvae", "capacity"}));

@@ -32,13 +32,13 @@ StudyCommand add_study_outliers(CLI::App& study) {
   struct Flags {
     CommonFlags common{"auto", 0, "loupe-out/outliers"};
     OutliersStudyOptions o;
-    std::string preset = "quick", model, shrinkage = "none";
+    std::string preset = "quick", model, shrinkage = "none", threshold = "gap";
     double lambda = 0.1;
     bool robust = false;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper (50 epochs, for a GPU)")
-      ->check(CLI::IsMember({"quick", "paper"}))
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
   cmd->add_option("--normal", f->o.criterion,
                   "normalcy criterion: factor=value terms, e.g. wall_hue=green,shape=sphere|cube,orientation=7 "
@@ -62,10 +62,10 @@ StudyCommand add_study_outliers(CLI::App& study) {
   cmd->add_flag("--robust", f->robust,
                 "fit the Gaussian by Minimum Covariance Determinant (FastMCD, as sklearn's MinCovDet), so that "
                 "outliers in the fitted set do not inflate its covariance");
-  cmd->add_option("--threshold", f->o.threshold,
+  cmd->add_option("--threshold", f->threshold,
                   "gap (widest gap in the sorted distances, weighted by how many lie above it), percentile, or fpr "
                   "(needs --reference)")
-      ->check(CLI::IsMember({"gap", "percentile", "fpr"}))
+      ->check(CLI::IsMember(threshold_rule_names()))
       ->capture_default_str();
   cmd->add_option("--threshold-value", f->o.threshold_value,
                   "gap: fraction assumed normal (0.5); percentile: q (95); fpr: target rate (0.05)");
@@ -82,6 +82,7 @@ StudyCommand add_study_outliers(CLI::App& study) {
   return {cmd, [f] {
             f->o.common = study_common(f->common, f->preset);
             f->o.model = f->model;
+            f->o.threshold = parse_threshold_rule(f->threshold, "--threshold");
             f->o.fit
                 .set_shrinkage(f->shrinkage == "ledoit-wolf" ? Shrinkage::kLedoitWolf
                                : f->shrinkage == "fixed"     ? Shrinkage::kFixed

@@ -41,7 +41,8 @@ inline void check_common_flags(const CommonFlags& flags) { check_count("--seed",
 inline StudyCommon study_common(const CommonFlags& flags, const std::string& preset) {
   check_common_flags(flags);
   seed_everything(static_cast<uint64_t>(flags.seed));
-  return {preset, resolve_device(flags.device), static_cast<uint64_t>(flags.seed), flags.out};
+  return {parse_preset(preset, "--preset"), resolve_device(flags.device), static_cast<uint64_t>(flags.seed),
+          flags.out};
 }
 
 inline void print_report_path(const CommonFlags& flags) {

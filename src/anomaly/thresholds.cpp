@@ -57,4 +57,15 @@ double fpr_threshold(const torch::Tensor& reference_normal_scores, double target
   return s[n - 1 - allowed].item<double>();
 }
 
+std::vector<std::string> threshold_rule_names() { return {"gap", "percentile", "fpr"}; }
+
+ThresholdRule parse_threshold_rule(const std::string& text, const std::string& what) {
+  const auto names = threshold_rule_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (text == names[i]) return static_cast<ThresholdRule>(i);
+  fail(what, " ", text, ": expected one of ", join_names(names));
+}
+
+std::string threshold_rule_name(ThresholdRule rule) { return threshold_rule_names().at(static_cast<size_t>(rule)); }
+
 }  // namespace loupe

@@ -351,4 +351,35 @@ void write_png(const fs::path& path, const torch::Tensor& image) {
   write_file_atomic(path, bytes);
 }
 
+torch::Tensor resize_image(const torch::Tensor& image, int64_t height, int64_t width) {
+  LOUPE_CHECK(image.dim() == 3 && height >= 1 && width >= 1, "resize: expected an image [C,H,W] and a size >= 1, got ",
+              image.sizes(), " to ", height, "x", width);
+  if (image.size(1) == height && image.size(2) == width) return image;
+  namespace F = torch::nn::functional;
+  const bool down = height <= image.size(1) && width <= image.size(2);
+  auto o = F::InterpolateFuncOptions().size(std::vector<int64_t>{height, width});
+  o = down ? o.mode(torch::kArea) : o.mode(torch::kBilinear).align_corners(false);
+  return F::interpolate(image.unsqueeze(0).to(torch::kFloat), o).squeeze(0).clamp(0, 1);
+}
+
+torch::Tensor load_image(const fs::path& path, const ImageLoadOptions& options) {
+  LOUPE_CHECK(options.channels == 1 || options.channels == 3, path.string(), ": asked for ", options.channels,
+              " channels; expected 1 (gray) or 3 (RGB)");
+  LOUPE_CHECK(options.size >= 0, path.string(), ": image size ", options.size, "; expected 0 (keep) or more");
+  auto img = read_image(path);
+  if (img.size(0) == 2 || img.size(0) == 4) {
+    const auto alpha = img.narrow(0, img.size(0) - 1, 1);
+    const auto color = img.narrow(0, 0, img.size(0) - 1);
+    img = options.composite_on_white ? color * alpha + (1 - alpha) : color.contiguous();
+  }
+  if (options.channels == 3 && img.size(0) == 1) img = img.expand({3, -1, -1}).contiguous();
+  if (options.channels == 1 && img.size(0) == 3) img = luma(img).contiguous();
+  if (options.centre_crop) {
+    const int64_t h = img.size(1), w = img.size(2), side = std::min(h, w);
+    img = img.narrow(1, (h - side) / 2, side).narrow(2, (w - side) / 2, side);
+  }
+  if (options.size > 0) img = resize_image(img, options.size, options.size);
+  return img;
+}
+
 }  // namespace loupe

@@ -73,15 +73,7 @@ TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& 
   labels.reserve(files.size());
   Progress progress("loading " + root.filename().string(), static_cast<int64_t>(files.size()), "img");
   for (const auto& [file, label] : files) {
-    auto img = read_image(file, options.channels);
-    if (options.size > 0 && (img.size(1) != options.size || img.size(2) != options.size)) {
-      namespace F = torch::nn::functional;
-      img = F::interpolate(img.unsqueeze(0), F::InterpolateFuncOptions()
-                                                 .size(std::vector<int64_t>{options.size, options.size})
-                                                 .mode(torch::kBilinear)
-                                                 .align_corners(false))
-                .squeeze(0);
-    }
+    auto img = load_image(file, ImageLoadOptions().set_channels(options.channels).set_size(options.size));
     if (!images.empty()) {
       const auto& first = images.front();
       LOUPE_CHECK(img.size(1) == first.size(1) && img.size(2) == first.size(2), file.string(), ": size ", img.size(2),

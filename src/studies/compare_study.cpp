@@ -48,29 +48,6 @@ const std::vector<SkimagePhoto>& skimage_photo_list() {
   return list;
 }
 
-// RGB [3,H,W]: gray is replicated, transparent pixels are composited on white.
-torch::Tensor photo_rgb(const fs::path& file) {
-  auto img = read_image(file);
-  if (img.size(0) == 2 || img.size(0) == 4) {
-    const auto alpha = img.narrow(0, img.size(0) - 1, 1);
-    img = img.narrow(0, 0, img.size(0) - 1) * alpha + (1 - alpha);
-  }
-  if (img.size(0) == 1) img = img.expand({3, -1, -1}).contiguous();
-  return img;
-}
-
-torch::Tensor resize_to(const torch::Tensor& chw, int64_t h, int64_t w) {
-  const bool down = h <= chw.size(1) && w <= chw.size(2);
-  auto o = F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w});
-  o = down ? o.mode(torch::kArea) : o.mode(torch::kBilinear).align_corners(false);
-  return F::interpolate(chw.unsqueeze(0), o).squeeze(0).clamp(0, 1);
-}
-
-torch::Tensor centre_square(const torch::Tensor& chw, int64_t size) {
-  const int64_t h = chw.size(1), w = chw.size(2), side = std::min(h, w);
-  return resize_to(chw.narrow(1, (h - side) / 2, side).narrow(2, (w - side) / 2, side), size, size);
-}
-
 // Random square crops of every photo (side 40-100% of the short side), flipped half the
 // time and brightness-jittered, labelled by photo: the instance-discrimination task.
 TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::vector<std::string>& names,
@@ -83,7 +60,7 @@ TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::v
     // Work at twice the output size so crops are downsampled, never blown up much.
     const auto& full = photos[p];
     const double scale = 2.0 * size / std::min(full.size(1), full.size(2));
-    const auto photo = resize_to(full, std::max<int64_t>(size, std::lround(full.size(1) * scale)),
+    const auto photo = resize_image(full, std::max<int64_t>(size, std::lround(full.size(1) * scale)),
                                  std::max<int64_t>(size, std::lround(full.size(2) * scale)));
     const int64_t h = photo.size(1), w = photo.size(2), short_side = std::min(h, w);
     const auto u = at::rand({per_photo, 5}, gen, torch::kDouble);
@@ -91,7 +68,7 @@ TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::v
       const int64_t side = std::max<int64_t>(8, std::lround(short_side * (0.4 + 0.6 * u[k][0].item<double>())));
       const int64_t top = std::lround((h - side) * u[k][1].item<double>());
       const int64_t left = std::lround((w - side) * u[k][2].item<double>());
-      auto crop = resize_to(photo.narrow(1, top, side).narrow(2, left, side), size, size);
+      auto crop = resize_image(photo.narrow(1, top, side).narrow(2, left, side), size, size);
       if (u[k][3].item<double>() < 0.5) crop = crop.flip({2});
       crop = (crop * (0.8 + 0.4 * u[k][4].item<double>())).clamp(0, 1);
       images[p * per_photo + k] = crop.mul(255).round().to(torch::kUInt8);
@@ -109,7 +86,6 @@ std::string fixed3(double v) {
 
 // Every option checked before any photo is read or any model trained.
 void check_compare_options(const CompareStudyOptions& o) {
-  check_preset(o.common.preset);
   const auto known = explainer_names();
   LOUPE_CHECK(!o.methods.empty(), "--methods: expected at least one of ", join_names(known));
   std::set<std::string> seen;
@@ -153,8 +129,10 @@ PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
   PhotoSet set;
   std::vector<torch::Tensor> images;
   auto add = [&](const fs::path& file, const std::string& group) {
-    set.originals.push_back(photo_rgb(file));
-    images.push_back(centre_square(set.originals.back(), size));
+    // Transparent pixels on white, as scikit-image shows its photos.
+    const auto rgb = ImageLoadOptions().set_channels(3).set_composite_on_white(true);
+    set.originals.push_back(load_image(file, rgb));
+    images.push_back(load_image(file, ImageLoadOptions(rgb).set_size(size).set_centre_crop(true)));
     set.files.push_back(file);
     set.names.push_back(file.stem().string());
     set.groups.push_back(group);
@@ -187,7 +165,7 @@ report::Report run_compare_study(const CompareStudyOptions& o) {
   check_compare_options(o);
   const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models", "maps"}));
   const bool pretrained = !o.arch.empty();
-  const bool quick = o.common.preset == "quick";
+  const bool quick = o.common.preset == Preset::kQuick;
   const int64_t size = o.size.value_or(pretrained ? 224 : (quick ? 64 : 128));
   const int64_t steps = o.train_steps.value_or(quick ? 500 : 3000);
   const int64_t samples = o.samples.value_or(quick ? 500 : 1000);

@@ -8,14 +8,11 @@
 
 namespace loupe {
 
-void check_preset(const std::string& preset) {
-  LOUPE_CHECK(preset == "quick" || preset == "paper", "--preset ", preset, ": expected quick or paper");
-}
-
 const std::vector<StudyEntry>& studies() {
   static const std::vector<StudyEntry> entries = {
       {"bias",
-       "Shortcut learning on ColouredFashionMNIST: a lazy model that learns colour vs a grayscale control",
+       "Shortcut learning on ColouredFashionMNIST (ColouredMNIST with --base mnist): a lazy model that learns "
+       "colour vs a grayscale control",
        [](const StudyCommon& common) {
          BiasStudyOptions o;
          o.common = common;

@@ -96,12 +96,12 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
     int code = 1;
   };
   fs::create_directories(dir.path() / "empty");
-  write_png(dir.path() / "gray.png", torch::rand({1, 28, 28}));
+  write_file_atomic(dir.path() / "broken.png", "not a png");
   const std::vector<Case> cases = {
       {{"--methods", "gradcam,deeplift", "--checkpoint", ckpt, "--images", imgs}, "deeplift", 2},  // not a choice
       {{"--methods", "lime,lime", "--checkpoint", ckpt, "--images", imgs}, "twice"},
       {{"--checkpoint", ckpt, "--images", (dir.path() / "empty").string()}, "no PNG or JPEG"},
-      {{"--checkpoint", ckpt, "--images", (dir.path() / "gray.png").string()}, "channel"},
+      {{"--checkpoint", ckpt, "--images", (dir.path() / "broken.png").string()}, "broken.png"},
       {{"--checkpoint", ckpt, "--images", imgs, "--target", "10"}, "--target 10"},
       {{"--checkpoint", ckpt, "--images", imgs, "--iou", "half"}, "IoU threshold 'half'"},
   };

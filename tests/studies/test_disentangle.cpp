@@ -82,7 +82,7 @@ TEST(DisentangleStudy, ExplicitStepsOutlastThePresetEpochs) {
   // explicit --steps 52 must still train 52 (it stopped at 50 before).
   test::TempDir dir;
   auto o = tiny_disentangle(dir.path());
-  o.common.preset = "paper";
+  o.common.preset = Preset::kPaper;
   o.eval_images = 20;
   o.steps = 52;
   run_disentangle_study(o);
@@ -101,7 +101,7 @@ TEST(DisentangleStudy, BadInputIsAClearError) {
   EXPECT_TRUE(test::contains(message([](auto& b) { b.latents = 1; }), "--latents 1"));
   EXPECT_TRUE(test::contains(message([](auto& b) { b.pool = 1; }), "--pool 1"));
   EXPECT_TRUE(test::contains(message([](auto& b) { b.model = "/nonexistent/vae.pt"; }), "/nonexistent/vae.pt"));
-  EXPECT_TRUE(test::contains(message([](auto& b) { b.common.preset = "fast"; }), "--preset fast"));
+  EXPECT_TRUE(test::contains(test::error_of([] { parse_preset("fast", "--preset"); }), "--preset 'fast'"));
   EXPECT_TRUE(test::contains(message([](auto& b) {
                                b.model = "/nonexistent/vae.pt";
                                b.resume = true;

@@ -81,7 +81,7 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   o.model = first / "models" / "vae.pt";
   o.latents.reset();
   o.reference = 20;
-  o.threshold = "fpr";
+  o.threshold = ThresholdRule::kFpr;
   o.threshold_value = 0.1;
   run_outliers_study(o);
   const auto m2 = read_outliers_metrics(dir.path() / "second");
@@ -119,7 +119,7 @@ TEST(OutliersStudy, BadCriterionAndCountsAreClearErrorsBeforeTraining) {
   o.criterion = "shape=cube|cylinder|sphere|capsule";
   EXPECT_LOUPE_ERROR(run_outliers_study(o), "curated sample");
   o.criterion = "wall_hue=green";
-  o.threshold = "fpr";
+  o.threshold = ThresholdRule::kFpr;
   EXPECT_LOUPE_ERROR(run_outliers_study(o), "--reference");
   EXPECT_FALSE(fs::exists(dir.path() / "models"));
 }

@@ -8,6 +8,9 @@
 
 #include <torch/types.h>
 
+#include <string>
+#include <vector>
+
 namespace loupe {
 
 // scores [N] (finite, N >= 2). Gaps are searched between the sorted scores s_(i) and
@@ -25,5 +28,12 @@ double percentile_threshold(const torch::Tensor& scores, double q);
 // reference_normal_scores [N]; target_fpr in [0,1): at most floor(target_fpr * N) of the
 // reference scores lie above the returned threshold, and it is the smallest such score.
 double fpr_threshold(const torch::Tensor& reference_normal_scores, double target_fpr);
+
+// Which of the three rules sets a threshold: "gap", "percentile" or "fpr" (other text is
+// a loupe::Error naming `what`, e.g. "--threshold").
+enum class ThresholdRule { kLargestGap, kPercentile, kFpr };
+ThresholdRule parse_threshold_rule(const std::string& text, const std::string& what = "threshold");
+std::string threshold_rule_name(ThresholdRule rule);
+std::vector<std::string> threshold_rule_names();  // in enum order
 
 }  // namespace loupe

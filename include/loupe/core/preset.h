@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace loupe {
 
@@ -11,5 +12,6 @@ enum class Preset { kQuick, kPaper };
 // "quick" / "paper"; other text is a loupe::Error naming `what` (e.g. "--preset") and it.
 Preset parse_preset(const std::string& name, const std::string& what = "preset");
 std::string preset_name(Preset preset);
+std::vector<std::string> preset_names();  // in enum order, for the CLI's choices
 
 }  // namespace loupe

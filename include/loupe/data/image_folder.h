@@ -9,7 +9,7 @@ namespace loupe {
 
 struct ImageFolderOptions {
   int channels = 3;       // 1 or 3
-  int64_t size = 0;       // resize to size x size (bilinear); 0 = all images must share a size
+  int64_t size = 0;       // resize to size x size (resize_image); 0 = all images must share a size
 };
 
 // An empty root, a class folder without images or an unreadable image is a

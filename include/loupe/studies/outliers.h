@@ -9,6 +9,7 @@
 #include <string>
 
 #include "loupe/anomaly/mahalanobis.h"
+#include "loupe/anomaly/thresholds.h"
 #include "loupe/studies/study.h"
 
 namespace loupe {
@@ -26,7 +27,7 @@ struct OutliersStudyOptions {
   std::optional<int64_t> steps;    // training steps (quick 1200; paper: all 50 epochs)
   std::optional<int64_t> pool;     // training images rendered at random (quick 3000; paper 30000)
   GaussianFitOptions fit;          // shrinkage of the covariance
-  std::string threshold = "gap";   // "gap" (largest gap) | "percentile" | "fpr" (needs reference)
+  ThresholdRule threshold = ThresholdRule::kLargestGap;  // fpr needs reference normals
   // gap: the fraction assumed normal (0.5); percentile: q (95); fpr: the target rate (0.05).
   std::optional<double> threshold_value;
   int64_t counterfactuals = 5;        // morph strips for the top outliers by distance

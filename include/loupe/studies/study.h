@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "loupe/core/fs.h"
+#include "loupe/core/preset.h"
 #include "loupe/report/report.h"
 
 namespace loupe {
 
 struct StudyCommon {
-  std::string preset = "quick";  // "quick" (a 2-core CPU, minutes) or "paper"
+  Preset preset = Preset::kQuick;  // kQuick: a 2-core CPU, minutes; kPaper: the reference settings
   torch::Device device = torch::Device(torch::kCPU);
   uint64_t seed = 0;
   fs::path out = "loupe-out";  // report folder (report.html, metrics.json, models/)
@@ -32,8 +33,5 @@ struct StudyEntry {
 };
 
 const std::vector<StudyEntry>& studies();
-
-// Checks a preset name: "quick" or "paper".
-void check_preset(const std::string& preset);
 
 }  // namespace loupe

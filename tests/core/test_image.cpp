@@ -1,17 +1,18 @@
 #include <gtest/gtest.h>
-#include <jpeglib.h>
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "format_builders.h"
 #include "loupe/core/error.h"
 #include "loupe/core/fs.h"
 #include "loupe/core/image.h"
 
 namespace loupe {
+using test::encode_jpeg;
+using test::hand_png;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
@@ -35,71 +36,6 @@ void expect_error_containing(F f, const std::vector<std::string>& parts) {
 }
 
 torch::Tensor as_u8(const torch::Tensor& unit_float) { return unit_float.mul(255).round().to(torch::kUInt8); }
-
-// A PNG assembled by hand (signature, chunks with zlib CRCs, one zlib-compressed IDAT)
-// so the tests can produce the formats loupe never writes: palette, 1-bit and 16-bit.
-std::string chunk(const std::string& type, const std::string& data) {
-  std::string out;
-  const uint32_t n = static_cast<uint32_t>(data.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out += type + data;
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(type.data()), 4);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((crc >> shift) & 0xff));
-  return out;
-}
-
-std::string be32(uint32_t v) {
-  std::string s;
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xff));
-  return s;
-}
-
-// scanlines: each row already prefixed with its filter byte (0 = none).
-std::string hand_png(uint32_t width, uint32_t height, int bit_depth, int color_type, const std::string& scanlines,
-                     const std::vector<std::pair<std::string, std::string>>& extra_chunks = {}) {
-  std::string ihdr = be32(width) + be32(height);
-  ihdr += {static_cast<char>(bit_depth), static_cast<char>(color_type), 0, 0, 0};
-  uLongf packed_size = compressBound(static_cast<uLong>(scanlines.size()));
-  std::string packed(packed_size, '\0');
-  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(&packed[0]), &packed_size,
-                     reinterpret_cast<const Bytef*>(scanlines.data()), static_cast<uLong>(scanlines.size())),
-            Z_OK);
-  packed.resize(packed_size);
-  std::string png = "\x89PNG\r\n\x1a\n";
-  png += chunk("IHDR", ihdr);
-  for (const auto& [type, data] : extra_chunks) png += chunk(type, data);
-  png += chunk("IDAT", packed) + chunk("IEND", "");
-  return png;
-}
-
-// A JPEG from libjpeg's own compressor (loupe has no JPEG writer). pixels: [H,W,C] bytes.
-std::string encode_jpeg(const std::vector<unsigned char>& pixels, int width, int height, int channels, int quality) {
-  jpeg_compress_struct cinfo;
-  jpeg_error_mgr jerr;
-  cinfo.err = jpeg_std_error(&jerr);
-  jpeg_create_compress(&cinfo);
-  unsigned char* buffer = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&cinfo, &buffer, &size);
-  cinfo.image_width = width;
-  cinfo.image_height = height;
-  cinfo.input_components = channels;
-  cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, quality, TRUE);
-  jpeg_start_compress(&cinfo, TRUE);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = const_cast<unsigned char*>(pixels.data()) + size_t(cinfo.next_scanline) * width * channels;
-    jpeg_write_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  jpeg_destroy_compress(&cinfo);
-  std::string out(reinterpret_cast<char*>(buffer), size);
-  std::free(buffer);
-  return out;
-}
 
 TEST(Image, PngRoundTripIsExactForEveryChannelCount) {
   torch::manual_seed(0);

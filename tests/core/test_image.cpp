@@ -210,5 +210,52 @@ TEST(Image, TruncatedJpegIsAnErrorNamingThePath) {
   }
 }
 
+// Found by fuzz/fuzz_image: an IHDR claiming 327680x196608 8-bit gray pixels made
+// decode_image malloc 64 GB before reading a byte of pixel data.
+TEST(Image, PngHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
+  const auto png = test::hand_png(327680, 196608, 8, 0, std::string(1, '\0'));
+  expect_error_containing([&] { decode_image(png, "huge.png"); },
+                          {"huge.png", "327680x196608", "more than a " + std::to_string(png.size()) + "-byte file"});
+}
+
+// Found by fuzz/fuzz_image: an ancillary chunk (here zTXt) whose length field says
+// 1.1 GB made libpng allocate that much before finding the file ends. The allocation
+// itself is only visible under the fuzzer's malloc limit; here the error must still
+// come out as a loupe::Error naming the file.
+TEST(Image, PngAncillaryChunkLongerThanTheFileIsRefused) {
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += test::png_chunk("IHDR", test::be32(1) + test::be32(1) + std::string("\x08\x02\x00\x00\x00", 5));
+  png += test::be32(0x4452000c) + "zTXtIDAT";
+  expect_error_containing([&] { decode_image(png, "ztxt.png"); }, {"ztxt.png", "not a valid PNG", "ends early"});
+}
+
+// What the header check must let through: deflate's best case (1032:1) on zeros.
+TEST(Image, HighlyCompressedImagesStillDecode) {
+  const auto zeros = torch::zeros({1, 2048, 2048}, torch::kUInt8);
+  const auto png = encode_png(zeros);
+  EXPECT_GT(2048.0 * 2048 / png.size(), 500) << "the PNG should be near deflate's limit";
+  EXPECT_TRUE(torch::equal(decode_image(png, "zeros.png"), zeros.to(torch::kFloat)));
+  const int side = 1024;
+  const std::vector<unsigned char> gray(side * side, 128);
+  for (const bool progressive : {false, true}) {
+    const auto jpeg = encode_jpeg(gray, side, side, 1, 10, progressive);
+    const auto img = decode_image(jpeg, "flat.jpg");
+    EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, side, side})) << "progressive " << progressive;
+  }
+}
+
+// A JPEG whose SOF0 claims 60000x60000 pixels (3.6 G) in a few hundred bytes: the
+// same check as for PNG, before libjpeg or loupe allocate for it.
+TEST(Image, JpegHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
+  std::vector<unsigned char> pixels(8 * 8 * 3, 90);
+  std::string jpeg = encode_jpeg(pixels, 8, 8, 3, 75);
+  const size_t sof = jpeg.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  // SOF0: marker, length (2), precision (1), height (2), width (2).
+  jpeg.replace(sof + 5, 4, std::string("\xea\x60\xea\x60", 4));
+  expect_error_containing([&] { decode_image(jpeg, "huge.jpg"); },
+                          {"huge.jpg", "60000x60000", "more than a " + std::to_string(jpeg.size()) + "-byte file"});
+}
+
 }  // namespace
 }  // namespace loupe

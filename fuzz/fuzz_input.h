@@ -21,13 +21,17 @@ inline std::string input_bytes(const uint8_t* data, size_t size) {
 }
 
 // Writes the input to a per-process file in /dev/shm (tmpfs; the temp folder where
-// there is none), rewritten for every input, and returns its path.
+// there is none) and returns its path. The file is created anew for every input: a
+// library that recognises open files by inode (HDF5 does) must not take one input
+// for the previous one.
 inline fs::path input_file(const uint8_t* data, size_t size, const std::string& extension) {
   static const fs::path path = [&] {
     std::error_code ec;
     const fs::path dir = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     return dir / ("loupe_fuzz_" + std::to_string(getpid()) + extension);
   }();
+  std::error_code ec;
+  fs::remove(path, ec);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   if (!out.flush()) {

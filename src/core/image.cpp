@@ -1,6 +1,7 @@
 #include "loupe/core/image.h"
 
 #include <csetjmp>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,15 @@ namespace {
 // that turns the struct's outcome into a tensor or a loupe::Error.
 
 constexpr size_t kMessageSize = 256;
+
+// A header may claim any size; the pixels must still come out of the file's bytes, so a
+// claim no file that small could hold is refused before anything is allocated for it.
+// PNG: deflate expands at most 1032:1 (258 bytes per 2-bit match), and the stored rows
+// (before palette or bit-depth expansion) are what it inflates to. JPEG: every 8x8 block
+// of a component in a scan costs at least one bit, so a byte holds at most 8 blocks of
+// the full-resolution component: 512 pixels.
+constexpr uint64_t kDeflateMaxRatio = 1032;
+constexpr uint64_t kJpegMaxPixelsPerByte = 512;
 
 void copy_message(char* dst, const char* src) { std::snprintf(dst, kMessageSize, "%s", src ? src : "unknown error"); }
 
@@ -69,7 +79,21 @@ bool png_decode_raw(PngDecodeJob* job) {
   }
   if (!info) png_error(png, "out of memory");
   png_set_read_fn(png, job, png_read_from_memory);
+  // Skip every ancillary chunk but tRNS (the -1 means "all known ones"; they carry
+  // nothing loupe uses): libpng would allocate what a text chunk's length field says
+  // before finding that the file ends.
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, nullptr, -1);
   png_read_info(png, info);
+  const uint64_t stored_bytes = uint64_t{png_get_image_height(png, info)} * png_get_rowbytes(png, info);
+  if (stored_bytes / kDeflateMaxRatio > job->size) {
+    char message[kMessageSize];
+    std::snprintf(message, sizeof message,
+                  "its header declares %ux%u pixels, %llu bytes of pixel data, more than a %zu-byte file can hold "
+                  "(deflate expands at most 1032:1)",
+                  png_get_image_width(png, info), png_get_image_height(png, info),
+                  static_cast<unsigned long long>(stored_bytes), job->size);
+    png_error(png, message);
+  }
 
   const int color_type = png_get_color_type(png, info);
   const int bit_depth = png_get_bit_depth(png, info);
@@ -147,6 +171,15 @@ bool jpeg_decode_raw(JpegDecodeJob* job) {
   jpeg_read_header(&cinfo, TRUE);
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     copy_message(job->message, "CMYK JPEG images are not supported; convert the file to RGB");
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  const uint64_t pixels = uint64_t{cinfo.image_width} * cinfo.image_height;
+  if (pixels / kJpegMaxPixelsPerByte > job->size) {
+    std::snprintf(job->message, kMessageSize,
+                  "its header declares %ux%u pixels, more than a %zu-byte file can hold "
+                  "(at least one bit per 8x8 block)",
+                  cinfo.image_width, cinfo.image_height, job->size);
     jpeg_destroy_decompress(&cinfo);
     return false;
   }

@@ -25,7 +25,7 @@ struct Inflated {
 // Decodes every gzip member in `gz` (gzip allows concatenated members). A stream
 // that stops early is returned with complete = false rather than thrown, so the
 // caller can report how many bytes the IDX header promised versus what arrived.
-Inflated gunzip(const std::string& gz, const fs::path& path) {
+Inflated gunzip(const std::string& gz, const std::string& name) {
   Inflated out;
   // ISIZE, the last 4 bytes, is the uncompressed size mod 2^32: a good first guess,
   // bounded by deflate's maximum ratio (~1032:1) in case the trailer is cut off.
@@ -35,7 +35,7 @@ Inflated gunzip(const std::string& gz, const fs::path& path) {
     out.bytes.reserve(std::min<size_t>({isize, gz.size() * 1040, size_t{1} << 30}));
   }
   z_stream zs{};
-  LOUPE_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path.string(), ": cannot initialise zlib");
+  LOUPE_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, name, ": cannot initialise zlib");
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
   size_t in_left = gz.size();
   constexpr size_t kChunk = size_t{1} << 20;
@@ -64,7 +64,7 @@ Inflated gunzip(const std::string& gz, const fs::path& path) {
     if (rc == Z_BUF_ERROR && in_left == 0) break;  // input ran out mid-stream: truncated
     const std::string msg = zs.msg ? zs.msg : "error " + std::to_string(rc);
     inflateEnd(&zs);
-    fail(path.string(), ": corrupt gzip stream (zlib: ", msg, ") after ", out.bytes.size(), " decoded bytes");
+    fail(name, ": corrupt gzip stream (zlib: ", msg, ") after ", out.bytes.size(), " decoded bytes");
   }
   inflateEnd(&zs);
   return out;
@@ -140,30 +140,28 @@ TensorDataset load_idx_pair(const fs::path& dir, const std::string& split, std::
 
 }  // namespace
 
-torch::Tensor read_idx(const fs::path& path) {
-  std::string bytes = read_file(path);
+torch::Tensor decode_idx(std::string bytes, const std::string& name) {
   bool gz_complete = true;
   if (is_gzip(bytes)) {
-    auto inflated = gunzip(bytes, path);
+    auto inflated = gunzip(bytes, name);
     bytes = std::move(inflated.bytes);
     gz_complete = inflated.complete;
   }
   const std::string stream_note = gz_complete ? "" : " (the gzip stream is truncated)";
   const auto u8 = [&](size_t i) { return static_cast<unsigned char>(bytes[i]); };
 
-  LOUPE_CHECK(bytes.size() >= 4, path.string(), ": truncated IDX file: expected at least 4 header bytes, found ",
-              bytes.size(), stream_note);
-  LOUPE_CHECK(u8(0) == 0 && u8(1) == 0, path.string(),
-              ": not an IDX file: expected the magic to start with 0x00 0x00, found ", hex_byte(u8(0)), " ",
-              hex_byte(u8(1)));
+  LOUPE_CHECK(bytes.size() >= 4, name, ": truncated IDX file: expected at least 4 header bytes, found ", bytes.size(),
+              stream_note);
+  LOUPE_CHECK(u8(0) == 0 && u8(1) == 0, name, ": not an IDX file: expected the magic to start with 0x00 0x00, found ",
+              hex_byte(u8(0)), " ", hex_byte(u8(1)));
   const unsigned char type = u8(2);
-  LOUPE_CHECK(type == 0x08, path.string(), ": IDX element type ", hex_byte(type), " (", idx_type_name(type),
+  LOUPE_CHECK(type == 0x08, name, ": IDX element type ", hex_byte(type), " (", idx_type_name(type),
               ") is not supported; expected 0x08 (uint8)");
   const size_t ndim = u8(3);
-  LOUPE_CHECK(ndim >= 1, path.string(), ": IDX header declares 0 dimensions; expected at least 1");
+  LOUPE_CHECK(ndim >= 1, name, ": IDX header declares 0 dimensions; expected at least 1");
   const size_t header = 4 + 4 * ndim;
-  LOUPE_CHECK(bytes.size() >= header, path.string(), ": truncated IDX file: expected ", header, " header bytes for ",
-              ndim, " dimensions, found ", bytes.size(), stream_note);
+  LOUPE_CHECK(bytes.size() >= header, name, ": truncated IDX file: expected ", header, " header bytes for ", ndim,
+              " dimensions, found ", bytes.size(), stream_note);
 
   std::vector<int64_t> dims(ndim);
   uint64_t count = 1;
@@ -172,22 +170,24 @@ torch::Tensor read_idx(const fs::path& path) {
     const uint32_t v = (uint32_t{u8(o)} << 24) | (uint32_t{u8(o + 1)} << 16) | (uint32_t{u8(o + 2)} << 8) | u8(o + 3);
     dims[d] = v;
     // 2^40 bytes is far beyond any real IDX file; the bound keeps the product from overflowing.
-    LOUPE_CHECK(v == 0 || count <= (uint64_t{1} << 40) / v, path.string(), ": IDX dimensions ",
-                torch::IntArrayRef(dims), " are implausibly large");
+    LOUPE_CHECK(v == 0 || count <= (uint64_t{1} << 40) / v, name, ": IDX dimensions ", torch::IntArrayRef(dims),
+                " are implausibly large");
     count *= v;
   }
   const uint64_t expected = header + count;
-  LOUPE_CHECK(bytes.size() >= expected, path.string(), ": truncated IDX file: dimensions ", torch::IntArrayRef(dims),
-              " imply ", expected, " bytes, found ", bytes.size(), stream_note);
-  LOUPE_CHECK(bytes.size() == expected, path.string(), ": IDX file has trailing data: dimensions ",
-              torch::IntArrayRef(dims), " imply ", expected, " bytes, found ", bytes.size());
-  LOUPE_CHECK(gz_complete, path.string(), ": truncated gzip stream: the IDX data (", expected,
+  LOUPE_CHECK(bytes.size() >= expected, name, ": truncated IDX file: dimensions ", torch::IntArrayRef(dims), " imply ",
+              expected, " bytes, found ", bytes.size(), stream_note);
+  LOUPE_CHECK(bytes.size() == expected, name, ": IDX file has trailing data: dimensions ", torch::IntArrayRef(dims),
+              " imply ", expected, " bytes, found ", bytes.size());
+  LOUPE_CHECK(gz_complete, name, ": truncated gzip stream: the IDX data (", expected,
               " bytes) decoded but the gzip trailer is missing");
 
   auto out = torch::empty(dims, torch::kUInt8);
   if (count > 0) std::memcpy(out.data_ptr<uint8_t>(), bytes.data() + header, count);
   return out;
 }
+
+torch::Tensor read_idx(const fs::path& path) { return decode_idx(read_file(path), path.string()); }
 
 std::vector<std::string> fashion_mnist_classes() {
   return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};

@@ -15,6 +15,7 @@ namespace loupe {
 namespace {
 
 constexpr int64_t kH5Side = 64, kH5Factors = 6;
+constexpr uint64_t kH5MaxCompression = 1032;  // deflate's limit, the filter 3dshapes.h5 uses
 
 // Silences HDF5's own error printing while alive: failures become loupe::Error instead.
 class QuietHdf5 {
@@ -55,9 +56,25 @@ std::string dims_text(const std::vector<hsize_t>& dims) {
   return s + "]";
 }
 
-H5T_class_t class_of(hid_t dataset) {
+// libhdf5 1.10 trusts the type size and the storage size in a dataset's header:
+// a "float" of 3.6 GB or a compact dataset storing fewer bytes than its shape needs
+// makes H5Dread allocate gigabytes or copy from a null buffer. Both are checked here
+// before any read. Stored elements are at most 8 bytes (uint8 and float64 expected).
+void check_h5_storage(hid_t dataset, const char* name, H5T_class_t expected_class, const char* expected_type,
+                      uint64_t elements, const fs::path& path) {
   Owned type{H5Dget_type(dataset), H5Tclose};
-  return H5Tget_class(type.id);
+  const size_t element_size = H5Tget_size(type.id);
+  const H5T_class_t type_class = H5Tget_class(type.id);
+  const char* class_name = type_class == H5T_INTEGER ? "integers" : type_class == H5T_FLOAT ? "floats" : "non-numbers";
+  LOUPE_CHECK(type_class == expected_class && element_size >= 1 && element_size <= 8, "Shapes3D file ", path,
+              ": dataset '", name, "' holds ", element_size, "-byte ", class_name, ", expected ", expected_type);
+  Owned properties{H5Dget_create_plist(dataset), H5Pclose};
+  const H5D_layout_t layout = H5Pget_layout(properties.id);
+  if (layout == H5D_COMPACT || layout == H5D_CONTIGUOUS) {
+    const uint64_t stored = H5Dget_storage_size(dataset), needed = elements * element_size;
+    LOUPE_CHECK(stored == needed, "Shapes3D file ", path, ": dataset '", name, "' stores ", stored,
+                " bytes but its shape and type need ", needed, " (corrupt file)");
+  }
 }
 
 // Label values → factor indices: the nearest grid value, which must lie within 1% of a step.
@@ -114,14 +131,18 @@ Shapes3DFile::Shapes3DFile(const fs::path& path, const std::string& label_factor
   const auto image_dims = dims_of(h5_->images), label_dims = dims_of(labels.id);
   LOUPE_CHECK(image_dims.size() == 4 && image_dims[1] == kH5Side && image_dims[2] == kH5Side && image_dims[3] == 3,
               "Shapes3D file ", path, ": dataset 'images' has shape ", dims_text(image_dims), ", expected [N,64,64,3]");
-  LOUPE_CHECK(class_of(h5_->images) == H5T_INTEGER, "Shapes3D file ", path,
-              ": dataset 'images' is not an integer type, expected uint8");
   LOUPE_CHECK(label_dims.size() == 2 && label_dims[0] == image_dims[0] && label_dims[1] == kH5Factors, "Shapes3D file ",
               path, ": dataset 'labels' has shape ", dims_text(label_dims), ", expected [", image_dims[0], ",6]");
-  LOUPE_CHECK(class_of(labels.id) == H5T_FLOAT, "Shapes3D file ", path,
-              ": dataset 'labels' is not a floating-point type, expected float64");
+  // The labels are read whole: their rows must fit in the file, compressed at most
+  // kH5MaxCompression:1, before N is trusted with an allocation.
+  const uint64_t file_bytes = fs::file_size(path), rows = image_dims[0];
+  constexpr uint64_t kLabelRowBytes = kH5Factors * sizeof(double);
+  LOUPE_CHECK(rows <= file_bytes * kH5MaxCompression / kLabelRowBytes, "Shapes3D file ", path, ": datasets declare ",
+              rows, " rows, more than its ", file_bytes, "-byte file can hold");
+  check_h5_storage(h5_->images, "images", H5T_INTEGER, "uint8", rows * kH5Side * kH5Side * 3, path);
+  check_h5_storage(labels.id, "labels", H5T_FLOAT, "float64", rows * kH5Factors, path);
 
-  const auto n = static_cast<int64_t>(image_dims[0]);
+  const auto n = static_cast<int64_t>(rows);
   auto values = torch::empty({n, kH5Factors}, torch::kDouble);
   LOUPE_CHECK(H5Dread(labels.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data_ptr<double>()) >= 0,
               "Shapes3D file ", path, ": could not read dataset 'labels'");

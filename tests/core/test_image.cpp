@@ -1,17 +1,18 @@
 #include <gtest/gtest.h>
-#include <jpeglib.h>
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "format_builders.h"
 #include "loupe/core/error.h"
 #include "loupe/core/fs.h"
 #include "loupe/core/image.h"
 
 namespace loupe {
+using test::encode_jpeg;
+using test::hand_png;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
@@ -35,71 +36,6 @@ void expect_error_containing(F f, const std::vector<std::string>& parts) {
 }
 
 torch::Tensor as_u8(const torch::Tensor& unit_float) { return unit_float.mul(255).round().to(torch::kUInt8); }
-
-// A PNG assembled by hand (signature, chunks with zlib CRCs, one zlib-compressed IDAT)
-// so the tests can produce the formats loupe never writes: palette, 1-bit and 16-bit.
-std::string chunk(const std::string& type, const std::string& data) {
-  std::string out;
-  const uint32_t n = static_cast<uint32_t>(data.size());
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out += type + data;
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(type.data()), 4);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((crc >> shift) & 0xff));
-  return out;
-}
-
-std::string be32(uint32_t v) {
-  std::string s;
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xff));
-  return s;
-}
-
-// scanlines: each row already prefixed with its filter byte (0 = none).
-std::string hand_png(uint32_t width, uint32_t height, int bit_depth, int color_type, const std::string& scanlines,
-                     const std::vector<std::pair<std::string, std::string>>& extra_chunks = {}) {
-  std::string ihdr = be32(width) + be32(height);
-  ihdr += {static_cast<char>(bit_depth), static_cast<char>(color_type), 0, 0, 0};
-  uLongf packed_size = compressBound(static_cast<uLong>(scanlines.size()));
-  std::string packed(packed_size, '\0');
-  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(&packed[0]), &packed_size,
-                     reinterpret_cast<const Bytef*>(scanlines.data()), static_cast<uLong>(scanlines.size())),
-            Z_OK);
-  packed.resize(packed_size);
-  std::string png = "\x89PNG\r\n\x1a\n";
-  png += chunk("IHDR", ihdr);
-  for (const auto& [type, data] : extra_chunks) png += chunk(type, data);
-  png += chunk("IDAT", packed) + chunk("IEND", "");
-  return png;
-}
-
-// A JPEG from libjpeg's own compressor (loupe has no JPEG writer). pixels: [H,W,C] bytes.
-std::string encode_jpeg(const std::vector<unsigned char>& pixels, int width, int height, int channels, int quality) {
-  jpeg_compress_struct cinfo;
-  jpeg_error_mgr jerr;
-  cinfo.err = jpeg_std_error(&jerr);
-  jpeg_create_compress(&cinfo);
-  unsigned char* buffer = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&cinfo, &buffer, &size);
-  cinfo.image_width = width;
-  cinfo.image_height = height;
-  cinfo.input_components = channels;
-  cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, quality, TRUE);
-  jpeg_start_compress(&cinfo, TRUE);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = const_cast<unsigned char*>(pixels.data()) + size_t(cinfo.next_scanline) * width * channels;
-    jpeg_write_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  jpeg_destroy_compress(&cinfo);
-  std::string out(reinterpret_cast<char*>(buffer), size);
-  std::free(buffer);
-  return out;
-}
 
 TEST(Image, PngRoundTripIsExactForEveryChannelCount) {
   torch::manual_seed(0);
@@ -272,6 +208,53 @@ TEST(Image, TruncatedJpegIsAnErrorNamingThePath) {
     write_file_atomic(path, bytes.substr(0, keep));
     expect_error_containing([&] { read_image(path); }, {path.string(), "not a valid JPEG"});
   }
+}
+
+// Found by fuzz/fuzz_image: an IHDR claiming 327680x196608 8-bit gray pixels made
+// decode_image malloc 64 GB before reading a byte of pixel data.
+TEST(Image, PngHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
+  const auto png = test::hand_png(327680, 196608, 8, 0, std::string(1, '\0'));
+  expect_error_containing([&] { decode_image(png, "huge.png"); },
+                          {"huge.png", "327680x196608", "more than a " + std::to_string(png.size()) + "-byte file"});
+}
+
+// Found by fuzz/fuzz_image: an ancillary chunk (here zTXt) whose length field says
+// 1.1 GB made libpng allocate that much before finding the file ends. The allocation
+// itself is only visible under the fuzzer's malloc limit; here the error must still
+// come out as a loupe::Error naming the file.
+TEST(Image, PngAncillaryChunkLongerThanTheFileIsRefused) {
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += test::png_chunk("IHDR", test::be32(1) + test::be32(1) + std::string("\x08\x02\x00\x00\x00", 5));
+  png += test::be32(0x4452000c) + "zTXtIDAT";
+  expect_error_containing([&] { decode_image(png, "ztxt.png"); }, {"ztxt.png", "not a valid PNG", "ends early"});
+}
+
+// What the header check must let through: deflate's best case (1032:1) on zeros.
+TEST(Image, HighlyCompressedImagesStillDecode) {
+  const auto zeros = torch::zeros({1, 2048, 2048}, torch::kUInt8);
+  const auto png = encode_png(zeros);
+  EXPECT_GT(2048.0 * 2048 / png.size(), 500) << "the PNG should be near deflate's limit";
+  EXPECT_TRUE(torch::equal(decode_image(png, "zeros.png"), zeros.to(torch::kFloat)));
+  const int side = 1024;
+  const std::vector<unsigned char> gray(side * side, 128);
+  for (const bool progressive : {false, true}) {
+    const auto jpeg = encode_jpeg(gray, side, side, 1, 10, progressive);
+    const auto img = decode_image(jpeg, "flat.jpg");
+    EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, side, side})) << "progressive " << progressive;
+  }
+}
+
+// A JPEG whose SOF0 claims 60000x60000 pixels (3.6 G) in a few hundred bytes: the
+// same check as for PNG, before libjpeg or loupe allocate for it.
+TEST(Image, JpegHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
+  std::vector<unsigned char> pixels(8 * 8 * 3, 90);
+  std::string jpeg = encode_jpeg(pixels, 8, 8, 3, 75);
+  const size_t sof = jpeg.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  // SOF0: marker, length (2), precision (1), height (2), width (2).
+  jpeg.replace(sof + 5, 4, std::string("\xea\x60\xea\x60", 4));
+  expect_error_containing([&] { decode_image(jpeg, "huge.jpg"); },
+                          {"huge.jpg", "60000x60000", "more than a " + std::to_string(jpeg.size()) + "-byte file"});
 }
 
 }  // namespace

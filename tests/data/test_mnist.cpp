@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "format_builders.h"
 #include "loupe/core/error.h"
 #include "loupe/core/fs.h"
 #include "loupe/data/mnist.h"
@@ -13,17 +14,9 @@ namespace loupe {
 using test::TempDir;
 using test::contains;
 using test::error_of;
+using test::idx_bytes;
 using test::message_of;
 namespace {
-
-// An IDX uint8 file: 00 00 08 ndim, big-endian dims, then the bytes.
-std::string idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
-  std::string s = {'\0', '\0', '\x08', static_cast<char>(dims.size())};
-  for (uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((d >> shift) & 0xff));
-  s.append(data.begin(), data.end());
-  return s;
-}
 
 void write_gz(const fs::path& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");

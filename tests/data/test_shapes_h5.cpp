@@ -5,8 +5,10 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <tuple>
 
 #include "loupe/core/error.h"
+#include "loupe/core/fs.h"
 #include "loupe/data/shapes3d.h"
 #include "loupe/data/shapes3d_h5.h"
 
@@ -14,9 +16,10 @@ namespace loupe {
 namespace {
 
 // Writes `data` as a dataset `name` of the given HDF5 type and dims (nullptr skips it).
-void write_dataset(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims, const void* data) {
+void write_dataset(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims, const void* data,
+                   hid_t properties = H5P_DEFAULT) {
   const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-  const hid_t set = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t set = H5Dcreate2(file, name, type, space, H5P_DEFAULT, properties, H5P_DEFAULT);
   H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   H5Dclose(set);
   H5Sclose(space);
@@ -25,7 +28,8 @@ void write_dataset(hid_t file, const char* name, hid_t type, const std::vector<h
 struct FileSpec {
   std::vector<hsize_t> image_dims = {4, 64, 64, 3};
   bool with_labels = true;
-  double first_hue = 0.0;  // floor hue of row 0
+  double first_hue = 0.0;       // floor hue of row 0
+  bool compact_labels = false;  // labels stored inside the object header
 };
 
 // Four rows, in no particular order, with the factor values 3dshapes.h5 stores;
@@ -46,7 +50,10 @@ fs::path write_file(const std::string& name, const FileSpec& spec = {}) {
     for (const auto& row : kRows)
       for (int64_t f = 0; f < 6; ++f) labels.push_back(shapes3d_factor_values(f)[row[f]]);
     labels[0] = spec.first_hue;
-    write_dataset(file, "labels", H5T_NATIVE_DOUBLE, {4, 6}, labels.data());
+    const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    if (spec.compact_labels) H5Pset_layout(properties, H5D_COMPACT);
+    write_dataset(file, "labels", H5T_NATIVE_DOUBLE, {4, 6}, labels.data(), properties);
+    H5Pclose(properties);
   }
   H5Fclose(file);
   return path;
@@ -101,6 +108,73 @@ TEST(Shapes3DFile, ClearErrors) {
   EXPECT_NE(m2.find("floor_hue"), std::string::npos) << m2;
   const Shapes3DFile file(write_file("ok"));
   EXPECT_THROW(file.get(torch::tensor({4L})), Error);
+}
+
+// The file's bytes with the one occurrence of `from` replaced by `to` (same length):
+// how the tests below reproduce a field that fuzz/fuzz_shapes3d_h5 corrupted.
+fs::path patched_copy(const fs::path& path, const std::string& from, const std::string& to) {
+  std::string bytes = read_file(path);
+  const size_t at = bytes.find(from);
+  EXPECT_NE(at, std::string::npos);
+  EXPECT_EQ(bytes.find(from, at + 1), std::string::npos) << "the pattern must occur once";
+  if (at != std::string::npos) bytes.replace(at, from.size(), to);
+  const auto out = path.parent_path() / ("patched_" + path.filename().string());
+  write_file_atomic(out, bytes);
+  return out;
+}
+
+// The datatype message of an IEEE little-endian float64 (version 1, class 1, size 8).
+const std::string kFloat64Message("\x11\x20\x3f\x00\x08\x00\x00\x00", 8);
+
+// Found by fuzz/fuzz_shapes3d_h5: a labels datatype whose size field says 3690987528
+// (0xDC000008) bytes made H5Dread allocate 3.7 GB per row; 2048 bytes made libhdf5 copy
+// from a null buffer. Only element sizes of 1 to 8 bytes are read.
+TEST(Shapes3DFile, LabelTypeOfImplausibleSizeIsRefused) {
+  const auto path = write_file("type_size");
+  for (const auto& size : {std::string("\x08\x00\x00\xdc", 4), std::string("\x00\x08\x00\x00", 4)}) {
+    const auto bad = patched_copy(path, kFloat64Message, kFloat64Message.substr(0, 4) + size);
+    const auto m = h5_error_of(bad);
+    EXPECT_NE(m.find(bad.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("dataset 'labels' holds"), std::string::npos) << m;
+    EXPECT_NE(m.find("-byte floats, expected float64"), std::string::npos) << m;
+  }
+}
+
+// Found by fuzz/fuzz_shapes3d_h5: compact labels whose layout message stores 0 bytes
+// for a [4,6] float64 dataset made H5Dread memcpy from a null pointer (SIGSEGV).
+TEST(Shapes3DFile, StorageSmallerThanTheShapeIsRefused) {
+  FileSpec compact;
+  compact.compact_labels = true;
+  const auto path = write_file("compact", compact);
+  EXPECT_EQ(Shapes3DFile(path).size(), 4);
+  // Compact layout message: version 3, class 0, size 192 (4 x 6 x 8 bytes) little-endian.
+  const auto bad = patched_copy(path, std::string("\x03\x00\xc0\x00", 4), std::string("\x03\x00\x00\x00", 4));
+  const auto m = h5_error_of(bad);
+  EXPECT_NE(m.find("dataset 'labels' stores 0 bytes but its shape and type need 192"), std::string::npos) << m;
+}
+
+// Chunked datasets need no storage until written, so a header may declare 2^40 rows in
+// a few kilobytes; reading the labels would then allocate 48 TB. Rows are checked
+// against the file's size (deflate's 1032:1 at best) first.
+TEST(Shapes3DFile, MoreRowsThanTheFileCanHoldIsRefused) {
+  const auto path = fs::temp_directory_path() / "loupe_test_sparse.h5";
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t rows = hsize_t{1} << 40;
+  const std::vector<hsize_t> image_dims = {rows, 64, 64, 3}, image_chunk = {1, 64, 64, 3};
+  const std::vector<hsize_t> label_dims = {rows, 6}, label_chunk = {1024, 6};
+  for (const auto& [name, type, dims, chunk] :
+       {std::make_tuple("images", H5T_NATIVE_UINT8, image_dims, image_chunk),
+        std::make_tuple("labels", H5T_NATIVE_DOUBLE, label_dims, label_chunk)}) {
+    const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(properties, static_cast<int>(chunk.size()), chunk.data());
+    const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    H5Dclose(H5Dcreate2(file, name, type, space, H5P_DEFAULT, properties, H5P_DEFAULT));
+    H5Sclose(space);
+    H5Pclose(properties);
+  }
+  H5Fclose(file);
+  const auto m = h5_error_of(path);
+  EXPECT_NE(m.find("datasets declare 1099511627776 rows, more than its"), std::string::npos) << m;
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ namespace loupe {
 // Truncated files, trailing bytes, other element types and corrupt gzip streams are
 // loupe::Errors naming the path and the expected and found byte counts.
 torch::Tensor read_idx(const fs::path& path);
+// The same for the file's bytes; `name` (e.g. the path) is named in errors.
+torch::Tensor decode_idx(std::string bytes, const std::string& name);
 
 // Where the Debian package dataset-fashion-mnist puts the files.
 inline const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";

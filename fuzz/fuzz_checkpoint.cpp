@@ -5,10 +5,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace loupe;
-  const auto path = fuzz::input_file(data, size, ".ckpt");
+  const fuzz::InputFile input(data, size, ".ckpt");
   fuzz::refuse_only_with_loupe_errors([&] {
-    read_checkpoint_info(path);
-    load_model(path);
+    read_checkpoint_info(input.path());
+    load_model(input.path());
   });
   return 0;
 }

@@ -18,9 +18,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace loupe;
-  const auto path = fuzz::input_file(data, size, ".h5");
+  const fuzz::InputFile input(data, size, ".h5");
   fuzz::refuse_only_with_loupe_errors([&] {
-    const Shapes3DFile file(path);
+    const Shapes3DFile file(input.path());
     const auto rows = torch::arange(std::min<int64_t>(file.size(), 4));
     const auto factors = file.factors(rows);
     fuzz::require(torch::equal(file.factors(file.index_of(factors)), factors), "index_of finds each row's factors");

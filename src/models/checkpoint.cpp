@@ -354,10 +354,16 @@ int64_t spec_integer(const json& spec, const char* key, const std::string& what)
 
 }  // namespace
 
+// Bounds on what a file may claim, so that a corrupt header cannot ask for a huge model.
+constexpr int64_t kMaxClasses = 1000000, kMaxLatents = 65536;
+
 ModelSpec model_spec_from_json(const std::string& text, const std::string& what) {
   const json spec = parse_spec(text, what);
-  return {spec.at("arch").get<std::string>(), spec_integer(spec, "in_channels", what),
-          spec_integer(spec, "num_classes", what)};
+  const ModelSpec out{spec.at("arch").get<std::string>(), spec_integer(spec, "in_channels", what),
+                      spec_integer(spec, "num_classes", what)};
+  LOUPE_CHECK(out.num_classes >= 2 && out.num_classes <= kMaxClasses, what, ": num_classes ", out.num_classes,
+              "; expected 2 to ", kMaxClasses, " (corrupt file?)");
+  return out;
 }
 
 VaeSpec vae_spec_from_json(const std::string& text, const std::string& what) {
@@ -365,6 +371,9 @@ VaeSpec vae_spec_from_json(const std::string& text, const std::string& what) {
   LOUPE_CHECK(spec.at("arch") == "vae_conv64", what, " holds a ", describe_spec(spec), "; expected a vae_conv64 VAE");
   LOUPE_CHECK(spec.contains("likelihood") && spec.at("likelihood").is_string(), what, ": the architecture spec ",
               spec.dump(), " has no 'likelihood'");
+  const int64_t latents = spec_integer(spec, "latents", what);
+  LOUPE_CHECK(latents >= 1 && latents <= kMaxLatents, what, ": latents ", latents, "; expected 1 to ", kMaxLatents,
+              " (corrupt file?)");
   return VaeSpec()
       .set_channels(spec_integer(spec, "channels", what))
       .set_latents(spec_integer(spec, "latents", what))

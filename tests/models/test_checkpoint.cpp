@@ -347,6 +347,17 @@ TEST(Checkpoint, VaeRoundTripAndOtherLatentCountRefused) {
   EXPECT_TRUE(contains(error_of([&] { load_model(path); }), "expected a classifier")) << error_of([&] { load_model(path); });
 }
 
+TEST(Checkpoint, SpecsClaimingHugeModelsAreRefused) {
+  // A corrupt header must not make load_model build a model of billions of classes.
+  auto msg = error_of([] { model_spec_from_json(R"({"arch":"small_cnn","in_channels":3,"num_classes":5000000000})", "x.pt"); });
+  EXPECT_TRUE(contains(msg, "x.pt: num_classes 5000000000")) << msg;
+  msg = error_of([] {
+    vae_spec_from_json(R"({"arch":"vae_conv64","channels":3,"latents":-4,"likelihood":"bernoulli"})", "v.pt");
+  });
+  EXPECT_TRUE(contains(msg, "v.pt: latents -4")) << msg;
+  EXPECT_EQ(model_spec_from_json(R"({"arch":"small_cnn","in_channels":1,"num_classes":10})", "ok").num_classes, 10);
+}
+
 TEST(Checkpoint, Format1FilesStillLoad) {
   TempDir dir;
   Fixture f;

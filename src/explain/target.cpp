@@ -21,19 +21,26 @@ torch::Tensor per_sample(const torch::Tensor& values, const torch::Tensor& sampl
   return values.to(samples.device()).index_select(0, samples);
 }
 
-torch::Tensor checked_classes(const torch::Tensor& classes) {
+// One class per image, its range found once (not on every scored batch).
+struct ImageClasses {
+  torch::Tensor classes;  // int64 [N]
+  int64_t lowest = 0, highest = 0;
+};
+
+ImageClasses checked_classes(const torch::Tensor& classes) {
   LOUPE_CHECK(classes.defined() && classes.dim() == 1 && classes.scalar_type() == torch::kLong,
               "target classes: expected int64 [N] (one class per image), got ",
               classes.defined() ? classes.sizes() : torch::IntArrayRef{});
-  return classes;
+  ImageClasses c{classes, 0, 0};
+  if (classes.numel() > 0) c.lowest = classes.min().item<int64_t>(), c.highest = classes.max().item<int64_t>();
+  return c;
 }
 
-torch::Tensor gather_classes(const torch::Tensor& scores, const torch::Tensor& classes, const torch::Tensor& samples) {
-  const auto cls = per_sample(classes, samples.to(scores.device()), "target classes");
-  if (cls.numel() > 0) {
-    check_logits(scores, cls.min().item<int64_t>());
-    check_logits(scores, cls.max().item<int64_t>());
-  }
+torch::Tensor gather_classes(const torch::Tensor& scores, const ImageClasses& c, const torch::Tensor& samples) {
+  LOUPE_CHECK(scores.dim() == 2, "target: expected model outputs [N,K], got ", scores.sizes());
+  check_logits(scores, c.lowest);
+  check_logits(scores, c.highest);
+  const auto cls = per_sample(c.classes, samples.to(scores.device()), "target classes");
   return scores.gather(1, cls.view({-1, 1})).squeeze(1);
 }
 
@@ -56,7 +63,6 @@ Target class_logit(int64_t cls) {
 Target class_logits(const torch::Tensor& classes) {
   const auto c = checked_classes(classes);
   return [c](const torch::Tensor& outputs, const torch::Tensor&, const torch::Tensor& samples) {
-    LOUPE_CHECK(outputs.dim() == 2, "target: expected model outputs [N,K], got ", outputs.sizes());
     return gather_classes(outputs, c, samples);
   };
 }

@@ -110,7 +110,7 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
   MethodComparison result;
   result.classes = classes.cpu();
   // One call per method: the target knows each image's class (per-sample targets).
-  const Target explained = class_logits(result.classes);
+  const Target explained = class_logits(result.classes), probability = class_probabilities(result.classes);
   Progress progress("explain", static_cast<int64_t>(options.methods.size()), "method");
   for (const auto& method : options.methods) {
     MethodRun run;
@@ -121,7 +121,6 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
     run.seconds = seconds_since(start);
     progress.advance(1, method);
     if (options.faithfulness) {
-      const Target probability = class_probabilities(result.classes);
       const auto maps = run.attribution.maps;
       const auto del = deletion_curve(model, images, maps, probability, options.faithfulness_options);
       const auto ins = insertion_curve(model, images, maps, probability, options.faithfulness_options);

@@ -237,16 +237,23 @@ void add_training_section(report::Report& r, const DisentangleModel& m) {
   r.chart("Annealed weight per step", report::line_chart("step", "weight", {{"weight", series("weight")}}, x));
 }
 
-// Which latent encodes which factor: the best and runner-up latent by normalised MI.
-json factor_assignment(const DisentangleScores& sc, const std::vector<std::string>& factors,
-                       const std::vector<std::string>& latents, std::vector<std::vector<json>>* table) {
-  json out = json::array();
+// Which latent encodes which factor: the best and runner-up latent by normalised MI, as
+// the report's table rows and as metrics.json records.
+struct FactorAssignment {
+  std::vector<std::vector<json>> rows;
+  json records = json::array();
+};
+
+FactorAssignment factor_assignment(const DisentangleScores& sc, const std::vector<std::string>& factors,
+                                   const std::vector<std::string>& latents) {
+  FactorAssignment out;
   for (int64_t f = 0; f < static_cast<int64_t>(factors.size()); ++f) {
     const auto [top, idx] = sc.normalised_mi.select(1, f).topk(2);
     const int64_t best = idx[0].item<int64_t>(), second = idx[1].item<int64_t>();
     const double gap = sc.mig.per_factor[f].item<double>();
-    table->push_back({factors[f], latents[best], top[0].item<double>(), latents[second], top[1].item<double>(), gap});
-    out.push_back({{"factor", factors[f]},
+    out.rows.push_back(
+        {factors[f], latents[best], top[0].item<double>(), latents[second], top[1].item<double>(), gap});
+    out.records.push_back({{"factor", factors[f]},
                    {"latent", best},
                    {"normalised_mi", top[0].item<double>()},
                    {"second_latent", second},
@@ -256,8 +263,8 @@ json factor_assignment(const DisentangleScores& sc, const std::vector<std::strin
   return out;
 }
 
-void add_disentanglement_section(report::Report& r, const DisentangleScores& sc, const std::vector<std::string>& factors,
-                                 const std::vector<std::string>& latents) {
+void add_disentanglement_section(report::Report& r, const DisentangleScores& sc, const FactorAssignment& assignment,
+                                 const std::vector<std::string>& factors, const std::vector<std::string>& latents) {
   r.section("Disentanglement");
   r.text(
       "Mutual information between each latent (encoder mean, 20 bins) and each factor, divided by the factor's "
@@ -265,9 +272,9 @@ void add_disentanglement_section(report::Report& r, const DisentangleScores& sc,
   r.chart("Normalised mutual information I(z; v) / H(v)",
           report::heatmap("latent", "factor", latents, factors, sc.normalised_mi, "I/H"));
   r.chart("MIG per factor", report::bar_chart("factor", "MIG", factors, {{"MIG", study::to_doubles(sc.mig.per_factor)}}));
-  std::vector<std::vector<json>> table;
-  factor_assignment(sc, factors, latents, &table);
-  r.table({"Which latent encodes which factor", {"factor", "latent", "I/H", "runner-up", "its I/H", "gap (MIG)"}, table});
+  r.table({"Which latent encodes which factor",
+           {"factor", "latent", "I/H", "runner-up", "its I/H", "gap (MIG)"},
+           assignment.rows});
 }
 
 void add_reconstructions(report::Report& r, const DisentangleData& data, const DisentangleScores& sc,
@@ -324,10 +331,10 @@ void add_traversals(report::Report& r, VaeImpl& vae, const DisentangleStudyOptio
 
 void add_metrics(report::Report& r, const DisentangleStudyOptions& o, const DisentangleStudySettings& s,
                  const DisentangleData& data, const DisentangleModel& m, const DisentangleScores& sc,
-                 const std::vector<std::string>& factors, const std::vector<std::string>& latents, double seconds) {
+                 const FactorAssignment& assignment, const std::vector<std::string>& factors, double seconds) {
   json per_factor = json::object();
-  for (size_t f = 0; f < factors.size(); ++f) per_factor[factors[f]] = sc.mig.per_factor[static_cast<int64_t>(f)].item<double>();
-  std::vector<std::vector<json>> unused;
+  const auto gaps = study::to_doubles(sc.mig.per_factor);
+  for (size_t f = 0; f < factors.size(); ++f) per_factor[factors[f]] = gaps[f];
   r.metric("study", "disentangle");
   r.metric("settings", {{"preset", preset_name(o.common.preset)},
                         {"objective", s.objective},
@@ -354,7 +361,7 @@ void add_metrics(report::Report& r, const DisentangleStudyOptions& o, const Dise
   r.metric("latents.order", sc.usage.order);
   r.metric("latents.dead", std::vector<bool>(sc.usage.dead));
   r.metric("latents.plane", {sc.usage.order[0], sc.usage.order[1]});
-  r.metric("assignment", factor_assignment(sc, factors, latents, &unused));
+  r.metric("assignment", assignment.records);
   r.metric("factors", factors);
   r.metric("history", json::parse(history_to_json(m.run.history)));
   r.metric("timing.seconds", seconds);
@@ -380,10 +387,11 @@ report::Report run_disentangle_study(const DisentangleStudyOptions& o) {
   add_summary(r, o, s, model, scores);
   add_data_section(r, data);
   add_training_section(r, model);
-  add_disentanglement_section(r, scores, factors, latents);
+  const auto assignment = factor_assignment(scores, factors, latents);
+  add_disentanglement_section(r, scores, assignment, factors, latents);
   add_reconstructions(r, data, scores, s, scored);
   add_traversals(r, *model.vae, o, scores, latents, scored);
-  add_metrics(r, o, s, data, model, scores, factors, latents, seconds_since(started));
+  add_metrics(r, o, s, data, model, scores, assignment, factors, seconds_since(started));
   r.write(o.common.out);
   return r;
 }

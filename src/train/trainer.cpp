@@ -137,8 +137,10 @@ TrainResult train(const TrainSetup& setup, const Dataset& data, Objective& objec
       one.add(log);
       result.steps.push_back(one.record(step + 1, epoch + 1));
     }
-    bar.advance(1, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + " " +
-                       objective.progress(record));
+    // The postfix is text for a terminal only: no formatting per step when nothing draws.
+    bar.advance(1, Progress::enabled() ? "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + " " +
+                                             objective.progress(record)
+                                       : std::string());
 
     const bool last = step + 1 == total, epoch_end = within + 1 == per_epoch;
     if ((o.log_every > 0 && record.steps() == o.log_every) || last || epoch_end) {

@@ -39,6 +39,7 @@ Runner add_demo_command(CLI::App& app) {
                                     .set_final_files({"index.html", "report.html", "metrics.json"})
                                     .set_subfolders(study_folders));
     report::Report index("loupe demo", "every study's quick preset on built-in data");
+    EarlierStudies earlier;
     index.section("Studies");
     for (const auto& study : studies()) {
       const std::string missing = study.unavailable ? study.unavailable() : "";
@@ -56,7 +57,8 @@ Runner add_demo_command(CLI::App& app) {
       common.out = out / study.name;
       seed_everything(common.seed);
       const auto started = std::chrono::steady_clock::now();
-      const auto r = study.run(common);
+      const auto r = study.run(common, earlier);
+      earlier[study.name] = common.out;
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       index.link(study.name + ": " + r.title(), study.name + "/report.html");
       index.text(study.description + " (" + std::to_string(static_cast<int64_t>(seconds)) + " s)");

@@ -17,6 +17,16 @@ torch::Tensor padded_indices(int64_t n, int64_t r, BlurBorder border, torch::Dev
   return torch::where(m >= n, 2 * n - 1 - m, m);
 }
 
+// The 'valid' filter along an axis of length n as a banded matrix [n, n − 2r]: column j
+// holds the kernel at rows j..j+2r.
+torch::Tensor valid_band(const torch::Tensor& kernel, int64_t n) {
+  const int64_t taps = kernel.size(0);
+  const auto options = torch::TensorOptions().dtype(torch::kLong).device(kernel.device());
+  const auto offset = torch::arange(n, options).unsqueeze(1) - torch::arange(n - taps + 1, options).unsqueeze(0);
+  const auto inside = offset.ge(0).logical_and(offset.lt(taps));
+  return torch::where(inside, kernel.index({offset.clamp(0, taps - 1)}), torch::zeros({}, kernel.options()));
+}
+
 }  // namespace
 
 double opencv_sigma(int64_t kernel_size) { return 0.3 * ((kernel_size - 1) * 0.5 - 1) + 0.8; }
@@ -31,6 +41,13 @@ torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t r
   const int64_t h = images.size(-2), w = images.size(-1);
   auto kernel = torch::arange(-r, r + 1, images.options()).square().mul(-0.5 / (sigma * sigma)).exp();
   kernel = kernel / kernel.sum();
+  if (border == BlurBorder::kValid) {
+    LOUPE_CHECK(h > 2 * r && w > 2 * r, "blur: images of ", h, "x", w, " are smaller than the ", 2 * r + 1, "x",
+                2 * r + 1, " window");
+    // Two GEMMs (along W, then H): for small images several times faster than a
+    // one-channel convolution, which goes through im2col copies in double precision.
+    return images.matmul(valid_band(kernel, w)).transpose(-2, -1).matmul(valid_band(kernel, h)).transpose(-2, -1);
+  }
   namespace F = torch::nn::functional;
   auto x = images.reshape({-1, 1, h, w});
   x = x.index_select(2, padded_indices(h, r, border, images.device()));

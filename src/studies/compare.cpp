@@ -5,25 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <iomanip>
 #include <set>
-#include <sstream>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
 #include "loupe/core/npy.h"
 #include "loupe/core/progress.h"
+#include "loupe/studies/toolkit.h"
 
 namespace loupe {
 namespace {
 
 using report::json;
-
-std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
 
 // A horizontal colour bar with its end values written beside it: low at the left.
 torch::Tensor colour_legend(Colormap cmap, const std::string& low, const std::string& high) {
@@ -70,25 +63,11 @@ std::string describe(const MapThreshold& t) {
     case MapThreshold::Kind::Otsu:
       return "Otsu's threshold";
     case MapThreshold::Kind::TopPercent:
-      return "the top " + fixed(t.value, t.value == std::floor(t.value) ? 0 : 1) + "% of pixels";
+      return "the top " + study::fixed(t.value, t.value == std::floor(t.value) ? 0 : 1) + "% of pixels";
     case MapThreshold::Kind::Value:
-      return "map >= " + fixed(t.value, 3);
+      return "map >= " + study::fixed(t.value, 3);
   }
   return "";
-}
-
-torch::Tensor predicted_classes(TappedModel& model, const torch::Tensor& images, int64_t batch_size) {
-  check_images(images, "images");
-  torch::NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
-  const auto device = model_device(model);
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < images.size(0); i += batch_size)
-    out.push_back(
-        model.forward(images.slice(0, i, std::min(images.size(0), i + batch_size)).to(device)).argmax(1).cpu());
-  if (was_training) model.train();
-  return torch::cat(out);
 }
 
 MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images, const torch::Tensor& classes,

@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <iomanip>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
@@ -21,6 +19,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/models/zoo.h"
 #include "loupe/studies/compare.h"
+#include "loupe/studies/toolkit.h"
 #include "loupe/train/classifier.h"
 
 namespace loupe {
@@ -61,7 +60,7 @@ TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::v
     const auto& full = photos[p];
     const double scale = 2.0 * size / std::min(full.size(1), full.size(2));
     const auto photo = resize_image(full, std::max<int64_t>(size, std::lround(full.size(1) * scale)),
-                                 std::max<int64_t>(size, std::lround(full.size(2) * scale)));
+                                    std::max<int64_t>(size, std::lround(full.size(2) * scale)));
     const int64_t h = photo.size(1), w = photo.size(2), short_side = std::min(h, w);
     const auto u = at::rand({per_photo, 5}, gen, torch::kDouble);
     for (int64_t k = 0; k < per_photo; ++k) {
@@ -76,12 +75,6 @@ TensorDataset photo_crops(const std::vector<torch::Tensor>& photos, const std::v
     }
   }
   return TensorDataset(images, labels, names);
-}
-
-std::string fixed3(double v) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(3) << v;
-  return os.str();
 }
 
 // Every option checked before any photo is read or any model trained.
@@ -161,171 +154,225 @@ PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
   return set;
 }
 
-report::Report run_compare_study(const CompareStudyOptions& o) {
-  check_compare_options(o);
-  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models", "maps"}));
-  const bool pretrained = !o.arch.empty();
-  const bool quick = o.common.preset == Preset::kQuick;
-  const int64_t size = o.size.value_or(pretrained ? 224 : (quick ? 64 : 128));
-  const int64_t steps = o.train_steps.value_or(quick ? 500 : 3000);
-  const int64_t samples = o.samples.value_or(quick ? 500 : 1000);
-  const int64_t faith_steps = o.faithfulness_steps.value_or(quick ? 32 : 100);
-  const auto started = std::chrono::steady_clock::now();
-  const auto device = o.common.device;
+namespace {
 
-  fs::path dir = o.images;
-  const bool skimage = dir.empty();
-  if (skimage) {
-    dir = find_skimage_photos();
-    LOUPE_CHECK(!dir.empty(),
+// The study's numbers once the preset and the options are combined.
+struct CompareSettings {
+  bool pretrained = false;
+  int64_t size = 0, steps = 0, samples = 0, faithfulness_steps = 0;
+  fs::path photo_dir;
+  bool skimage = false;  // scikit-image's photos and groups (no --images)
+  double quickshift_kernel = 0;
+};
+
+CompareSettings resolve(const CompareStudyOptions& o) {
+  const bool quick = o.common.preset == Preset::kQuick;
+  CompareSettings s;
+  s.pretrained = !o.arch.empty();
+  s.size = o.size.value_or(s.pretrained ? 224 : (quick ? 64 : 128));
+  s.steps = o.train_steps.value_or(quick ? 500 : 3000);
+  s.samples = o.samples.value_or(quick ? 500 : 1000);
+  s.faithfulness_steps = o.faithfulness_steps.value_or(quick ? 32 : 100);
+  // LIME's quickshift kernel (4) is meant for ~224-pixel images; on smaller ones it gives
+  // a handful of segments, so it shrinks with the image: 2 at 64 pixels.
+  s.quickshift_kernel = std::clamp(4.0 * static_cast<double>(s.size) / 128.0, 1.0, 4.0);
+  s.photo_dir = o.images;
+  s.skimage = o.images.empty();
+  if (s.skimage) {
+    s.photo_dir = find_skimage_photos();
+    LOUPE_CHECK(!s.photo_dir.empty(),
                 "scikit-image's photos not found: run scripts/fetch_photos.sh (downloads Debian's python3-skimage "
                 "into data/skimage), set LOUPE_PHOTOS=DIR, or pass --images DIR");
   }
-  const auto photos = load_photos(dir, size, skimage);
-  const int64_t n = photos.images.size(0);
+  return s;
+}
 
-  // The classifier.
+// The model every method explains, the class it explains per photo, and how it was made.
+struct StudyClassifier {
   std::shared_ptr<TappedModel> model;
-  std::string classifier_text;
-  json training = json::object();
-  torch::Tensor classes;
-  if (pretrained) {
-    model = make_model(ModelSpec{o.arch, 3, o.num_classes});
-    load_torchvision_weights(*model, o.weights);
-    model->to(device);
-    model->eval();
-    classes = predicted_classes(*model, photos.images);
-    classifier_text = o.arch + " with weights " + o.weights.filename().string() +
-                      "; every method explains the model's top-1 class of each photo.";
-  } else {
-    LOUPE_CHECK(n >= 2, "--images ", dir.string(), ": the instance classifier needs at least 2 photos, found ", n);
-    const auto& full = photos.originals;
-    const int64_t batch = 32;
-    const int64_t per_photo = std::max<int64_t>(16, (steps * batch + n - 1) / n / 4);  // 4 epochs
-    const auto train = photo_crops(full, photos.names, per_photo, size, o.common.seed * 2 + 1);
-    const auto val = photo_crops(full, photos.names, std::max<int64_t>(8, per_photo / 10), size, o.common.seed * 2 + 2);
-    const ModelSpec spec{"small_cnn", 3, n};
-    model = make_model(spec);
-    TrainOptions t;
-    t.set_lr(1e-3).set_epochs(4).set_batch_size(batch).set_seed(o.common.seed).set_label("instance classifier");
-    t.set_checkpoint(o.common.out / "models" / "instance_classifier.pt");
-    const auto result = train_classifier(*model, spec, train, &val, t, device);
-    classes = torch::arange(n, torch::kLong);
-    const auto predicted = predicted_classes(*model, photos.images);
-    const double photo_accuracy = predicted.eq(classes).to(torch::kDouble).mean().item<double>();
-    training = {{"steps", result.step},
+  torch::Tensor classes;  // int64 [N]: the class explained for each photo
+  std::string description;
+  json training = json::object();  // the instance classifier's run; empty for --weights
+};
+
+StudyClassifier pretrained_classifier(const CompareStudyOptions& o, const PhotoSet& photos) {
+  StudyClassifier c;
+  c.model = make_model(ModelSpec{o.arch, 3, o.num_classes});
+  load_torchvision_weights(*c.model, o.weights);
+  c.model->to(o.common.device);
+  c.model->eval();
+  c.classes = study::predict_classes(*c.model, photos.images, o.common.device, 64);
+  c.description = o.arch + " with weights " + o.weights.filename().string() +
+                  "; every method explains the model's top-1 class of each photo.";
+  return c;
+}
+
+// A small CNN taught to tell the photos apart from random crops: class k is photo k.
+StudyClassifier train_instance_classifier(const CompareStudyOptions& o, const CompareSettings& s,
+                                          const PhotoSet& photos) {
+  const int64_t n = photos.images.size(0);
+  LOUPE_CHECK(n >= 2, "--images ", s.photo_dir.string(), ": the instance classifier needs at least 2 photos, found ",
+              n);
+  const int64_t batch = 32, epochs = 4;
+  const int64_t per_photo = std::max<int64_t>(16, (s.steps * batch + n - 1) / n / epochs);
+  const auto train = photo_crops(photos.originals, photos.names, per_photo, s.size, o.common.seed * 2 + 1);
+  const auto val =
+      photo_crops(photos.originals, photos.names, std::max<int64_t>(8, per_photo / 10), s.size, o.common.seed * 2 + 2);
+  const ModelSpec spec{"small_cnn", 3, n};
+  StudyClassifier c;
+  c.model = make_model(spec);
+  TrainOptions t;
+  t.set_lr(1e-3).set_epochs(epochs).set_batch_size(batch).set_seed(o.common.seed).set_label("instance classifier");
+  t.set_checkpoint(o.common.out / "models" / "instance_classifier.pt");
+  const auto result = train_classifier(*c.model, spec, train, &val, t, o.common.device);
+  c.classes = torch::arange(n, torch::kLong);
+  const double val_accuracy = result.history.back().value("val_accuracy");
+  const double photo_accuracy = study::predict_classes(*c.model, photos.images, o.common.device, 64)
+                                    .eq(c.classes)
+                                    .to(torch::kDouble)
+                                    .mean()
+                                    .item<double>();
+  c.training = {{"steps", result.step},
                 {"crops_per_photo", per_photo},
-                {"validation_accuracy", result.history.back().value("val_accuracy")},
+                {"validation_accuracy", val_accuracy},
                 {"photo_accuracy", photo_accuracy},
                 {"seconds", result.seconds}};
-    classifier_text =
-        "No ImageNet weights ship with Debian, so this preset trains its own classifier: a small CNN that tells the " +
-        std::to_string(n) + " photos apart from random crops (40-100% of the short side, flips, brightness jitter; " +
-        std::to_string(result.step) + " steps, " + std::to_string(per_photo) +
-        " crops per photo). It recognises held-out crops with " + fixed3(result.history.back().value("val_accuracy")) +
-        " accuracy and the whole photos with " + fixed3(photo_accuracy) +
-        ". Class k is photo k, so each map shows which part of the photo identifies it. "
-        "Pass --model and --weights to explain a torchvision classifier instead.";
-  }
+  c.description =
+      "No ImageNet weights ship with Debian, so this preset trains its own classifier: a small CNN that tells the " +
+      std::to_string(n) + " photos apart from random crops (40-100% of the short side, flips, brightness jitter; " +
+      std::to_string(result.step) + " steps, " + std::to_string(per_photo) +
+      " crops per photo). It recognises held-out crops with " + study::fixed(val_accuracy, 3) +
+      " accuracy and the whole photos with " + study::fixed(photo_accuracy, 3) +
+      ". Class k is photo k, so each map shows which part of the photo identifies it. "
+      "Pass --model and --weights to explain a torchvision classifier instead.";
+  return c;
+}
 
+CompareOptions comparison_options(const CompareStudyOptions& o, const CompareSettings& s) {
   CompareOptions c;
   c.methods = o.methods;
   c.threshold = parse_map_threshold(o.iou_threshold);
   c.faithfulness = true;
-  c.faithfulness_options.steps = faith_steps;
-  c.explain.perturbation.samples = samples;
-  // LIME's quickshift kernel (4) is meant for ~224-pixel images; on smaller ones it gives
-  // a handful of segments, so it shrinks with the image: 2 at 64 pixels.
-  const double kernel = std::clamp(4.0 * static_cast<double>(size) / 128.0, 1.0, 4.0);
-  c.explain.perturbation.segmentation.quickshift.kernel_size = kernel;
+  c.faithfulness_options.steps = s.faithfulness_steps;
+  c.explain.perturbation.samples = s.samples;
+  c.explain.perturbation.segmentation.quickshift.kernel_size = s.quickshift_kernel;
   c.explain.perturbation.seed = o.common.seed;
   c.explain.gradient.seed = o.common.seed;
-  const auto comparison = compare_methods(*model, photos.images, classes, c);
-  const double seconds = seconds_since(started);
+  return c;
+}
 
-  report::Report r(
-      "Method comparison",
-      std::to_string(n) + " photos · " + (pretrained ? o.arch : "instance classifier") + " · " + join_names(o.methods));
+void add_photos_section(report::Report& r, const CompareSettings& s, const PhotoSet& photos,
+                        const StudyClassifier& classifier) {
+  const int64_t n = photos.images.size(0);
   r.section("Photos and classifier");
-  r.text(classifier_text);
-  {
-    std::vector<torch::Tensor> cells;
-    std::vector<std::string> labels;
-    for (int64_t i = 0; i < n; ++i) {
-      cells.push_back(photos.images[i]);
-      labels.push_back(photos.names[i] + (photos.groups[i].empty() ? "" : " (" + photos.groups[i].substr(0, 6) + ")"));
-    }
-    r.figure("The photos (" + std::to_string(size) + "x" + std::to_string(size) + ", centre crop)",
-             image_grid(cells, labels, GridOptions(std::min<int64_t>(6, n)).cell_size(std::max<int64_t>(96, size))));
+  r.text(classifier.description);
+  std::vector<torch::Tensor> cells;
+  std::vector<std::string> labels;
+  for (int64_t i = 0; i < n; ++i) {
+    cells.push_back(photos.images[i]);
+    labels.push_back(photos.names[i] + (photos.groups[i].empty() ? "" : " (" + photos.groups[i].substr(0, 6) + ")"));
   }
+  r.figure("The photos (" + std::to_string(s.size) + "x" + std::to_string(s.size) + ", centre crop)",
+           image_grid(cells, labels, GridOptions(std::min<int64_t>(6, n)).cell_size(std::max<int64_t>(96, s.size))));
+}
 
-  // Grad-CAM vs LIME agreement, sorted.
-  const auto find = [&](const std::string& m) {
-    const auto it = std::find(o.methods.begin(), o.methods.end(), m);
-    return it == o.methods.end() ? int64_t{-1} : static_cast<int64_t>(it - o.methods.begin());
-  };
-  const int64_t gi = find("gradcam"), li = find("lime");
-  if (gi >= 0 && li >= 0) {
-    r.section("Agreement of Grad-CAM and LIME");
-    std::vector<int64_t> order(n);
-    for (int64_t i = 0; i < n; ++i) order[i] = i;
-    const auto agreement = comparison.iou.select(1, gi).select(1, li).contiguous();
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return agreement[a].item<double>() > agreement[b].item<double>(); });
-    report::Table t{"IoU(Grad-CAM, LIME) per photo, highest first (maps binarised to " + describe(c.threshold) + ")",
-                    {"photo", "group", "IoU"},
-                    {}};
-    json rows = json::array();
-    std::map<std::string, std::pair<double, int>> by_group;
-    for (const auto i : order) {
-      const double v = agreement[i].item<double>();
-      t.rows.push_back({photos.names[i], photos.groups[i], v});
-      rows.push_back({{"photo", photos.names[i]}, {"group", photos.groups[i]}, {"iou", v}});
-      auto& g = by_group[photos.groups[i].empty() ? "all" : photos.groups[i]];
-      g.first += v;
-      g.second += 1;
-    }
-    r.table(t);
-    r.metric("gradcam_lime_iou", rows);
-    if (by_group.size() > 1) {
-      report::Table g{"Mean IoU(Grad-CAM, LIME) by group", {"group", "photos", "mean IoU"}, {}};
-      std::ostringstream sentence;
-      sentence << "Mean agreement:";
-      for (const auto& [name, sum] : by_group) {
-        const double mean = sum.first / sum.second;
-        g.rows.push_back({name, sum.second, mean});
-        r.metric("gradcam_lime_iou_by_group." + name, mean);
-        sentence << " " << name << " " << fixed3(mean) << ";";
-      }
-      r.text(sentence.str() +
-             " the study it repeats found higher agreement on single-object photos than on cluttered "
-             "ones.");
-      r.table(g);
-    }
+int64_t method_index(const std::vector<std::string>& methods, const std::string& method) {
+  const auto it = std::find(methods.begin(), methods.end(), method);
+  return it == methods.end() ? -1 : static_cast<int64_t>(it - methods.begin());
+}
+
+// The IoU(Grad-CAM, LIME) table per photo, highest first, and its mean by group; only when
+// both methods ran.
+void add_gradcam_lime_agreement(report::Report& r, const PhotoSet& photos, const MethodComparison& comparison,
+                                const CompareOptions& c) {
+  const int64_t gi = method_index(c.methods, "gradcam"), li = method_index(c.methods, "lime");
+  if (gi < 0 || li < 0) return;
+  r.section("Agreement of Grad-CAM and LIME");
+  const auto agreement = study::to_doubles(comparison.iou.select(1, gi).select(1, li));
+  std::vector<size_t> order(agreement.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return agreement[a] > agreement[b]; });
+  report::Table t{"IoU(Grad-CAM, LIME) per photo, highest first (maps binarised to " + describe(c.threshold) + ")",
+                  {"photo", "group", "IoU"},
+                  {}};
+  json rows = json::array();
+  std::map<std::string, std::pair<double, int>> by_group;  // group -> (sum, count)
+  for (const auto i : order) {
+    const double v = agreement[i];
+    t.rows.push_back({photos.names[i], photos.groups[i], v});
+    rows.push_back({{"photo", photos.names[i]}, {"group", photos.groups[i]}, {"iou", v}});
+    auto& g = by_group[photos.groups[i].empty() ? "all" : photos.groups[i]];
+    g.first += v;
+    g.second += 1;
   }
+  r.table(t);
+  r.metric("gradcam_lime_iou", rows);
+  if (by_group.size() < 2) return;
+  report::Table g{"Mean IoU(Grad-CAM, LIME) by group", {"group", "photos", "mean IoU"}, {}};
+  std::string sentence = "Mean agreement:";
+  for (const auto& [name, sum] : by_group) {
+    const double mean = sum.first / sum.second;
+    g.rows.push_back({name, sum.second, mean});
+    r.metric("gradcam_lime_iou_by_group." + name, mean);
+    sentence += " " + name + " " + study::fixed(mean, 3) + ";";
+  }
+  r.text(sentence +
+         " the study it repeats found higher agreement on single-object photos than on cluttered "
+         "ones.");
+  r.table(g);
+}
 
+void add_all_methods_section(report::Report& r, const CompareStudyOptions& o, const CompareSettings& s,
+                             const PhotoSet& photos, const MethodComparison& comparison, const CompareOptions& c) {
   r.section("All methods");
   r.text(
       "Every method explains the same class per photo. Maps are scaled to [0,1] per photo. LIME and KernelSHAP use " +
-      std::to_string(samples) + " samples on quickshift superpixels (kernel size " + fixed3(kernel).substr(0, 4) +
-      "); deletion / insertion use " + std::to_string(faith_steps) + " steps and the class probability.");
+      std::to_string(s.samples) + " samples on quickshift superpixels (kernel size " +
+      study::fixed(s.quickshift_kernel, 2) + "); deletion / insertion use " + std::to_string(s.faithfulness_steps) +
+      " steps and the class probability.");
   add_comparison_to_report(r, photos.images, photos.names, comparison, c);
   r.metric("maps", write_comparison_maps(o.common.out, photos.names, comparison));
+}
 
+void add_settings_section(report::Report& r, const CompareStudyOptions& o, const CompareSettings& s,
+                          const StudyClassifier& classifier, int64_t photos, double seconds) {
   r.section("Settings");
   r.table({"Settings",
            {"setting", "value"},
-           {{"photos", dir.string()},
-            {"image size", size},
-            {"classifier", pretrained ? o.arch : std::string("small_cnn (instance discrimination)")},
-            {"samples (LIME, KernelSHAP)", samples},
-            {"faithfulness steps", faith_steps},
+           {{"photos", s.photo_dir.string()},
+            {"image size", s.size},
+            {"classifier", s.pretrained ? o.arch : std::string("small_cnn (instance discrimination)")},
+            {"samples (LIME, KernelSHAP)", s.samples},
+            {"faithfulness steps", s.faithfulness_steps},
             {"seed", static_cast<int64_t>(o.common.seed)},
-            {"device", device.str()},
+            {"device", o.common.device.str()},
             {"run time (s)", seconds}}});
-  r.metric("training", training);
-  r.metric("photos", static_cast<int64_t>(n));
+  r.metric("training", classifier.training);
+  r.metric("photos", photos);
   r.metric("seconds", seconds);
+}
+
+}  // namespace
+
+report::Report run_compare_study(const CompareStudyOptions& o) {
+  check_compare_options(o);
+  const auto started = std::chrono::steady_clock::now();
+  const auto s = resolve(o);
+  const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models", "maps"}));
+  const auto photos = load_photos(s.photo_dir, s.size, s.skimage);
+  const auto classifier = s.pretrained ? pretrained_classifier(o, photos) : train_instance_classifier(o, s, photos);
+  const auto c = comparison_options(o, s);
+  const auto comparison = compare_methods(*classifier.model, photos.images, classifier.classes, c);
+  const double seconds = seconds_since(started);
+
+  const int64_t n = photos.images.size(0);
+  report::Report r("Method comparison", std::to_string(n) + " photos · " +
+                                            (s.pretrained ? o.arch : "instance classifier") + " · " +
+                                            join_names(o.methods));
+  add_photos_section(r, s, photos, classifier);
+  add_gradcam_lime_agreement(r, photos, comparison, c);
+  add_all_methods_section(r, o, s, photos, comparison, c);
+  add_settings_section(r, o, s, classifier, n, seconds);
   r.write(o.common.out);
   return r;
 }

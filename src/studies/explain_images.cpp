@@ -8,6 +8,7 @@
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
 #include "loupe/explain/target.h"
+#include "loupe/studies/toolkit.h"
 
 namespace loupe {
 
@@ -54,7 +55,7 @@ void write_overlays(const fs::path& out, const torch::Tensor& images, const std:
 report::Report run_explain_images(TappedModel& model, const ModelSpec& spec, const ExplainImagesOptions& o) {
   const auto images = load_image_batch(o.files, spec.in_channels, o.size);
   const auto names = image_names(o.files);
-  const auto predicted = predicted_classes(model, images);
+  const auto predicted = study::predict_classes(model, images, model_device(model), 64);
   const auto classes = target_classes(o.target, predicted, spec.num_classes);
   const auto c = compare_methods(model, images, classes, o.compare);
 

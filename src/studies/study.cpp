@@ -13,7 +13,7 @@ const std::vector<StudyEntry>& studies() {
       {"bias",
        "Shortcut learning on ColouredFashionMNIST (ColouredMNIST with --base mnist): a lazy model that learns "
        "colour vs a grayscale control",
-       [](const StudyCommon& common) {
+       [](const StudyCommon& common, const EarlierStudies&) {
          BiasStudyOptions o;
          o.common = common;
          return run_bias_study(o);
@@ -21,7 +21,7 @@ const std::vector<StudyEntry>& studies() {
        {}},
       {"compare",
        "Explanation methods side by side on scikit-image's photos: maps, Grad-CAM/LIME agreement, faithfulness, time",
-       [](const StudyCommon& common) {
+       [](const StudyCommon& common, const EarlierStudies&) {
          CompareStudyOptions o;
          o.common = common;
          return run_compare_study(o);
@@ -33,7 +33,7 @@ const std::vector<StudyEntry>& studies() {
        }},
       {"disentangle",
        "Disentanglement on procedural Shapes3D: a beta-TCVAE, MIG/DCI/SAP/SSIM, latent x factor MI, traversals",
-       [](const StudyCommon& common) {
+       [](const StudyCommon& common, const EarlierStudies&) {
          DisentangleStudyOptions o;
          o.common = common;
          return run_disentangle_study(o);
@@ -41,9 +41,15 @@ const std::vector<StudyEntry>& studies() {
        {}},
       {"outliers",
        "Latent outliers on procedural Shapes3D: a beta-TCVAE, Mahalanobis scores, counterfactuals, latent Grad-CAM",
-       [](const StudyCommon& common) {
+       [](const StudyCommon& common, const EarlierStudies& earlier) {
          OutliersStudyOptions o;
          o.common = common;
+         // The demo's outliers score the disentangle study's VAE (the same procedural
+         // Shapes3D) instead of training a second one.
+         const auto it = earlier.find("disentangle");
+         std::error_code ec;
+         if (it != earlier.end() && fs::is_regular_file(it->second / "models" / "vae.pt", ec))
+           o.model = it->second / "models" / "vae.pt";
          return run_outliers_study(o);
        },
        {}},

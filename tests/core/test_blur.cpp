@@ -1,5 +1,5 @@
-// gaussian_blur: hand-computed borders (replicate vs scipy's reflect), constants kept,
-// the OpenCV σ rule, and bad input.
+// gaussian_blur: hand-computed borders (replicate vs scipy's reflect vs 'valid'), constants
+// kept, the OpenCV σ rule, and bad input.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -36,6 +36,22 @@ TEST(Blur, KeepsConstantsShapeAndDefaultsToThreeSigma) {
   EXPECT_TRUE(torch::equal(gaussian_blur(x, 1.5), gaussian_blur(x, 1.5, 5)));  // ceil(3 · 1.5) = 5
   EXPECT_TRUE(torch::equal(gaussian_blur(x, 0.0), x));
   EXPECT_TRUE(torch::equal(gaussian_blur(x, 1.0, 0), x));
+}
+
+TEST(Blur, ValidKeepsOnlyWholeWindowsAndEqualsThePaddedInterior) {
+  // One row [1, 2, 4, 8], σ = 1, radius 1: the two whole windows, by hand.
+  const auto row = torch::tensor({1.0, 2.0, 4.0, 8.0}, torch::kDouble).view({1, 4});
+  const double e = std::exp(-0.5), s = 1 + 2 * e;
+  const auto valid = gaussian_blur(row.expand({3, 4}).contiguous(), 1.0, 1, BlurBorder::kValid);
+  ASSERT_EQ(valid.sizes(), (std::vector<int64_t>{1, 2}));
+  EXPECT_NEAR(valid[0][0].item<double>(), (e * 1 + 2 + e * 4) / s, 1e-12);
+  EXPECT_NEAR(valid[0][1].item<double>(), (e * 2 + 4 + e * 8) / s, 1e-12);
+  // Away from the border every rule agrees: 'valid' is the padded result's interior.
+  torch::manual_seed(0);
+  const auto x = torch::rand({2, 3, 17, 12}, torch::kDouble);
+  const auto inner = gaussian_blur(x, 1.5, 4, BlurBorder::kReflect).narrow(2, 4, 9).narrow(3, 4, 4);
+  EXPECT_TRUE(torch::allclose(gaussian_blur(x, 1.5, 4, BlurBorder::kValid), inner, 1e-12, 1e-12));
+  EXPECT_LOUPE_ERROR(gaussian_blur(x, 1.5, 6, BlurBorder::kValid), "smaller than the 13x13 window");
 }
 
 TEST(Blur, OpenCvSigmaRule) {

@@ -1,8 +1,10 @@
 // Separable Gaussian blur in LibTorch ops (any device): weights exp(−t²/2σ²) for t in
-// [−r, r], normalised to sum 1, applied along H then W of [..., H, W] tensors. The
+// [−r, r], normalised to sum 1, applied along both axes of [..., H, W] tensors. The
 // radius and border rule are parameters because the references differ: OpenCV and PIL
 // replicate the edge pixel, scipy.ndimage reflects (d c b a | a b c d | d c b a) and
-// truncates at r = round(4σ); loupe's baselines use r = ceil(3σ) with replicated edges.
+// truncates at r = round(4σ); loupe's baselines use r = ceil(3σ) with replicated edges;
+// SSIM (Wang et al. 2004, scikit-image's gaussian_weights=True) keeps only the 'valid'
+// positions where the whole window fits.
 #pragma once
 
 #include <torch/types.h>
@@ -11,10 +13,15 @@
 
 namespace loupe {
 
-enum class BlurBorder { kReplicate, kReflect };
+enum class BlurBorder {
+  kReplicate,  // a a a | a b c d | d d d: output [..., H, W]
+  kReflect,    // c b a | a b c d | d c b: output [..., H, W]
+  kValid,      // no padding: output [..., H − 2r, W − 2r]
+};
 
 // images: floating [..., H, W] (at least 2-D); σ in pixels (finite, >= 0); radius < 0
-// means ceil(3σ). σ = 0 or radius 0 returns a copy. Other input is a loupe::Error.
+// means ceil(3σ). σ = 0 or radius 0 returns a copy. kValid needs H, W > 2r. Other input
+// is a loupe::Error.
 torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t radius = -1,
                             BlurBorder border = BlurBorder::kReplicate);
 

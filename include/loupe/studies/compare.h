@@ -62,9 +62,6 @@ std::string describe(const MapThreshold& threshold);
 MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images, const torch::Tensor& classes,
                                  const CompareOptions& options);
 
-// The arg-max class of each image (no gradients, in batches).
-torch::Tensor predicted_classes(TappedModel& model, const torch::Tensor& images, int64_t batch_size = 64);
-
 // Report pieces. A figure with one row per image: the image, then each method's overlay
 // (row labels from `names`), and the colour bar; the per-image IoU table (one column per
 // method pair); the time per method; deletion / insertion AUC when present. `signed_maps`

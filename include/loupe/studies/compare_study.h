@@ -28,7 +28,7 @@ struct CompareStudyOptions {
   fs::path weights;
   int64_t num_classes = 1000;
   std::optional<int64_t> size;                // side of the square images (quick: 64; torchvision: 224)
-  std::optional<int64_t> train_steps;         // instance classifier: optimiser steps (quick 600)
+  std::optional<int64_t> train_steps;         // instance classifier: optimiser steps (quick 500)
   std::optional<int64_t> samples;             // LIME / KernelSHAP samples per image (quick 500)
   std::optional<int64_t> faithfulness_steps;  // deletion / insertion steps (quick 32)
   std::string iou_threshold = "top:20";       // how maps are binarised for IoU (see compare.h)

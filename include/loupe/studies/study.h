@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,12 +22,16 @@ struct StudyCommon {
   fs::path out = "loupe-out";  // report folder (report.html, metrics.json, models/)
 };
 
+// The report folders of the studies that already ran in this demo, by study name: a
+// later study may start from an earlier one's models instead of training its own.
+using EarlierStudies = std::map<std::string, fs::path>;
+
 struct StudyEntry {
   std::string name;
   std::string description;  // one line, shown in the demo index and --help
   // Runs the study with its defaults for the common options and returns its report
-  // (already written to common.out).
-  std::function<report::Report(const StudyCommon&)> run;
+  // (already written to common.out). `earlier` is empty outside the demo.
+  std::function<report::Report(const StudyCommon&, const EarlierStudies& earlier)> run;
   // Why the study cannot run here (e.g. its data is missing), or "" when it can; the demo
   // skips it with that note. Unset = always runs.
   std::function<std::string()> unavailable;

@@ -380,6 +380,38 @@ VaeSpec vae_spec_from_json(const std::string& text, const std::string& what) {
       .set_likelihood(parse_likelihood(spec.at("likelihood").get<std::string>()));
 }
 
+std::string spec_json(const VaeGanSpec& spec) {
+  return json{{"arch", "vaegan_conv"},
+              {"kind", reconstruction_kind_name(spec.kind)},
+              {"channels", spec.channels},
+              {"size", spec.size},
+              {"latents", spec.latents}}
+      .dump();
+}
+
+std::string discriminator_spec_json(const VaeGanSpec& spec) {
+  return json{{"arch", "vaegan_discriminator"}, {"channels", spec.channels}, {"size", spec.size}}.dump();
+}
+
+VaeGanSpec vaegan_spec_from_json(const std::string& text, const std::string& what) {
+  const json spec = parse_spec(text, what);
+  LOUPE_CHECK(spec.at("arch") == "vaegan_conv", what, " holds a ", describe_spec(spec),
+              "; expected a vaegan_conv reconstruction model");
+  LOUPE_CHECK(spec.contains("kind") && spec.at("kind").is_string(), what, ": the architecture spec ", spec.dump(),
+              " has no 'kind'");
+  VaeGanSpec out;
+  out.kind = parse_reconstruction_kind(spec.at("kind").get<std::string>());
+  out.channels = spec_integer(spec, "channels", what);
+  out.size = spec_integer(spec, "size", what);
+  out.latents = spec_integer(spec, "latents", what);
+  try {
+    check_spec(out);
+  } catch (const Error& e) {
+    fail(what, ": ", e.what(), " (corrupt file?)");
+  }
+  return out;
+}
+
 namespace {
 
 // The spec of the module `name` in a checkpoint whose header is `info`.
@@ -423,6 +455,19 @@ Vae load_vae(const fs::path& path, CheckpointInfo* info) {
   reader.load({{kVaeModule, vae.get(), spec_json(spec)}}, {});
   if (info) *info = reader.info();
   return vae;
+}
+
+
+VaeGan load_vaegan(const fs::path& path, CheckpointInfo* info) {
+  CheckpointReader reader(path, torch::kCPU);
+  const std::string& text =
+      stored_spec(reader.info(), path, kAutoencoderModule, "a reconstruction model from loupe study anomaly");
+  const VaeGanSpec spec = vaegan_spec_from_json(text, "checkpoint " + path.string());
+  VaeGan model(spec);
+  reader.load({{kAutoencoderModule, model.get(), spec_json(spec)}}, {});
+  model->eval();  // batch norm with its running statistics: one image scores alone
+  if (info) *info = reader.info();
+  return model;
 }
 
 }  // namespace loupe

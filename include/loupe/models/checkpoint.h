@@ -16,6 +16,7 @@
 
 #include "loupe/core/fs.h"
 #include "loupe/models/vae.h"
+#include "loupe/models/vaegan.h"
 #include "loupe/models/zoo.h"
 
 namespace loupe {
@@ -63,12 +64,19 @@ CheckpointInfo load_checkpoint(const fs::path& path, const std::vector<Checkpoin
 // Architecture specs as checkpoint JSON, and back (errors name `what`).
 std::string spec_json(const ModelSpec& spec);
 std::string spec_json(const VaeSpec& spec);
+std::string spec_json(const VaeGanSpec& spec);  // the autoencoder ("vaegan_conv")
+std::string discriminator_spec_json(const VaeGanSpec& spec);  // "vaegan_discriminator"
 ModelSpec model_spec_from_json(const std::string& json, const std::string& what);
 VaeSpec vae_spec_from_json(const std::string& json, const std::string& what);
+VaeGanSpec vaegan_spec_from_json(const std::string& json, const std::string& what);
 
 // The module names the typed helpers use: a classifier is "model", a VAE "vae".
 inline const char* const kClassifierModule = "model";
 inline const char* const kVaeModule = "vae";
+// A reconstruction model (train/vaegan_objective.h) is "autoencoder", plus
+// "discriminator" for a VAE-GAN.
+inline const char* const kAutoencoderModule = "autoencoder";
+inline const char* const kDiscriminatorModule = "discriminator";
 
 // Builds the classifier the checkpoint describes (on the CPU) and loads it.
 std::shared_ptr<TappedModel> load_model(const fs::path& path, CheckpointInfo* info = nullptr);
@@ -76,5 +84,8 @@ std::shared_ptr<TappedModel> load_model(const fs::path& path, CheckpointInfo* in
 ModelSpec classifier_spec(const CheckpointInfo& info, const fs::path& path);
 // Builds the VAE the checkpoint describes (on the CPU) and loads it.
 Vae load_vae(const fs::path& path, CheckpointInfo* info = nullptr);
+// Builds the reconstruction model's autoencoder (on the CPU), loads it and puts it in
+// eval mode; the discriminator, if any, is not needed to score images and is not loaded.
+VaeGan load_vaegan(const fs::path& path, CheckpointInfo* info = nullptr);
 
 }  // namespace loupe

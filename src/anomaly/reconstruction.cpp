@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "loupe/core/choices.h"
@@ -21,8 +22,11 @@ void check_reconstruction_pair(const torch::Tensor& images, const torch::Tensor&
   LOUPE_CHECK(images.is_floating_point() && reconstructions.is_floating_point(),
               "images and reconstructions: expected floating tensors, got ", images.scalar_type(), " and ",
               reconstructions.scalar_type());
-  LOUPE_CHECK(torch::isfinite(images).all().item<bool>(), "images: found NaN or infinite pixels");
-  LOUPE_CHECK(torch::isfinite(reconstructions).all().item<bool>(), "reconstructions: found NaN or infinite pixels");
+  for (const auto& [t, what] : {std::pair{images, "images"}, std::pair{reconstructions, "reconstructions"}}) {
+    LOUPE_CHECK(torch::isfinite(t).all().item<bool>(), what, ": found NaN or infinite pixels");
+    LOUPE_CHECK(t.numel() == 0 || (t.min().item<double>() >= 0 && t.max().item<double>() <= 1), what, ": values in [",
+                t.min().item<double>(), ", ", t.max().item<double>(), "]; expected images in [0,1]");
+  }
 }
 
 void check_anomaly_maps(const torch::Tensor& maps) {

@@ -105,11 +105,11 @@ double aupro(const torch::Tensor& maps, const torch::Tensor& masks, const ProOpt
 OptimalJaccard optimal_jaccard(const torch::Tensor& maps, const torch::Tensor& masks) {
   const auto [m, g] = checked_maps_and_masks(maps, masks, true);
   const int64_t n = m.size(0), p = m.size(1) * m.size(2);
-  const auto [sorted, order] = m.view({n, p}).sort(1, /*descending=*/true);
+  const auto [sorted, order] = m.reshape({n, p}).sort(1, /*descending=*/true);
   // The mask of the k highest pixels: IoU = tp_k / (|γ| + k − tp_k), evaluated only where
   // a run of equal values ends, since tied pixels enter together.
-  const auto tp = g.view({n, p}).gather(1, order).to(torch::kLong).cumsum(1);
-  const auto truth = g.view({n, p}).sum(1, /*keepdim=*/true);
+  const auto tp = g.reshape({n, p}).gather(1, order).to(torch::kLong).cumsum(1);
+  const auto truth = g.reshape({n, p}).sum(1, /*keepdim=*/true);
   const auto size = torch::arange(1, p + 1, torch::kLong).unsqueeze(0);
   const auto iou = (tp.to(torch::kDouble) / (truth + size - tp).to(torch::kDouble)).masked_fill(~run_ends(sorted), -1);
   // Exact integer ratios round identically, so equal IoUs tie and argmax takes the first,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include "error_matchers.h"
 #include "loupe/anomaly/reconstruction.h"
@@ -115,6 +116,7 @@ TEST(AnomalyScores, RejectsBadInput) {
   auto nan_image = x.clone();
   nan_image[0][1][0][0] = std::nan("");
   EXPECT_LOUPE_ERROR(anomaly_scores(nan_image, r), "images: found NaN");
+  EXPECT_LOUPE_ERROR(anomaly_scores(x, r * 2), "reconstructions: values in [0.2, 1.8]; expected images in [0,1]");
   EXPECT_LOUPE_ERROR(anomaly_scores(x, r, AnomalyScoreOptions().set_score(AnomalyScore::kTopK).set_top_percent(0)),
                      "top percent 0");
   EXPECT_LOUPE_ERROR(anomaly_scores(x, r, AnomalyScoreOptions().set_score(AnomalyScore::kSsim)), "11x11 window");
@@ -127,7 +129,7 @@ TEST(AnomalyScores, RejectsBadInput) {
 TEST(GmeanThreshold, HandExampleTiesGoToTheLargestThreshold) {
   // τ = .8: TPR .5, FPR 0 -> √.5; τ = .4: .5, .5 -> .5; τ = .35: 1, .5 -> √.5; τ = .1: 1, 1 -> 0.
   // .8 and .35 tie; the larger wins.
-  const auto t = gmean_threshold(torch::tensor({0.1, 0.4, 0.35, 0.8}), torch::tensor({0, 0, 1, 1}));
+  const auto t = gmean_threshold(torch::tensor({0.1, 0.4, 0.35, 0.8}, torch::kDouble), torch::tensor({0, 0, 1, 1}));
   EXPECT_DOUBLE_EQ(t.threshold, 0.8);
   EXPECT_NEAR(t.criterion, std::sqrt(0.5), 1e-12);
   EXPECT_DOUBLE_EQ(t.tpr, 0.5);

@@ -197,7 +197,7 @@ TEST(OptimalJaccard, RejectsBadInput) {
                      "maps: expected [H,W] or [N,H,W]");
   EXPECT_LOUPE_ERROR(optimal_jaccard(torch::full({4, 4}, INFINITY), torch::ones({4, 4}, torch::kBool)),
                      "maps: found NaN or infinite");
-  EXPECT_LOUPE_ERROR(optimal_jaccard(torch::randint(0, 3, {4, 4}), torch::ones({4, 4}, torch::kBool)),
+  EXPECT_LOUPE_ERROR(optimal_jaccard(torch::randint(0, 3, {4, 4}, torch::kLong), torch::ones({4, 4}, torch::kBool)),
                      "maps: expected real values");
 }
 

@@ -15,8 +15,8 @@
 
 namespace loupe {
 
-// Per-pixel anomaly maps double [N,H,W] of images and reconstructions [N,C,H,W] (finite,
-// same shape; C >= 1). Values in [0,1] for inputs in [0,1].
+// Per-pixel anomaly maps double [N,H,W] in [0,1] of images and reconstructions [N,C,H,W]
+// (same shape, C >= 1, values in [0,1]).
 torch::Tensor reconstruction_anomaly_map(const torch::Tensor& images, const torch::Tensor& reconstructions);
 
 // How a map becomes one score per image.

@@ -170,7 +170,7 @@ TEST(GmeanThreshold, RejectsBadInput) {
   EXPECT_LOUPE_ERROR(gmean_threshold(torch::tensor({0.1, 0.2}), torch::tensor({1, 1})), "anomalous: 2 anomalous and 0");
   EXPECT_LOUPE_ERROR(gmean_threshold(torch::tensor({0.1, 0.2}), torch::tensor({1, 0, 1})),
                      "anomalous: expected labels [2]");
-  EXPECT_LOUPE_ERROR(gmean_threshold(torch::tensor({0.1, NAN}), torch::tensor({1, 0})), "scores: found NaN");
+  EXPECT_LOUPE_ERROR(gmean_threshold(torch::tensor({0.1, std::nan("")}), torch::tensor({1, 0})), "scores: found NaN");
   EXPECT_LOUPE_ERROR(gmean_threshold(torch::tensor({0.1, 0.2}), torch::tensor({2, 0})),
                      "anomalous: expected bool or 0/1");
 }

@@ -1,33 +1,14 @@
-// Connected components as tensor ops so they run on the GPU: every same-label edge
-// hooks the larger of its two roots onto the smaller (scatter amin), then pointer
-// jumping flattens the forest; repeated until no edge joins two trees.
+// Segment connectivity on top of core's connected components (loupe/core/components.h):
+// 4-connected relabelling, splitting by a mask, merging small segments.
 #include <torch/torch.h>
 
 #include "explain/segmentation_detail.h"
+#include "loupe/core/components.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/segmentation.h"
 
 namespace loupe {
 namespace {
-
-// Follows parent pointers until every pixel points at its root.
-torch::Tensor flatten_forest(torch::Tensor parent) {
-  while (true) {
-    auto next = parent.index_select(0, parent);
-    if (torch::equal(next, parent)) return parent;
-    parent = std::move(next);
-  }
-}
-
-// Pixel pairs (4-neighbours) for which `same` holds: returns {from, to} index lists.
-std::pair<torch::Tensor, torch::Tensor> edges_where(const torch::Tensor& same_right, const torch::Tensor& same_down,
-                                                    int64_t height, int64_t width, torch::Device device) {
-  const auto index =
-      torch::arange(height * width, torch::TensorOptions().dtype(torch::kLong).device(device)).view({height, width});
-  const auto right = index.slice(1, 0, width - 1).masked_select(same_right);
-  const auto down = index.slice(0, 0, height - 1).masked_select(same_down);
-  return {torch::cat({right, down}), torch::cat({right + 1, down + width})};
-}
 
 torch::Tensor checked_labels(const torch::Tensor& labels, const char* who) {
   LOUPE_CHECK(labels.defined(), who, ": expected labels [H,W], got an undefined tensor");
@@ -41,27 +22,6 @@ torch::Tensor checked_labels(const torch::Tensor& labels, const char* who) {
 
 namespace detail {
 
-torch::Tensor component_roots(const torch::Tensor& labels) {
-  const int64_t h = labels.size(0), w = labels.size(1);
-  const auto [from, to] = edges_where(labels.slice(1, 0, w - 1) == labels.slice(1, 1),
-                                      labels.slice(0, 0, h - 1) == labels.slice(0, 1), h, w, labels.device());
-  auto parent = torch::arange(h * w, labels.options().dtype(torch::kLong));
-  while (true) {
-    const auto a = parent.index_select(0, from), b = parent.index_select(0, to);
-    const auto split = a != b;
-    if (!split.any().item<bool>()) return parent;
-    // Roots only ever point to smaller indices, so the forest stays acyclic.
-    const auto lo = torch::minimum(a, b).masked_select(split), hi = torch::maximum(a, b).masked_select(split);
-    parent = flatten_forest(parent.scatter_reduce(0, hi, lo, "amin"));
-  }
-}
-
-torch::Tensor labels_from_roots(const torch::Tensor& roots, int64_t height, int64_t width) {
-  const auto is_root = roots == torch::arange(roots.numel(), roots.options());
-  const auto number = is_root.cumsum(0) - 1;  // roots are first pixels: raster order
-  return number.index_select(0, roots).view({height, width});
-}
-
 torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size) {
   const int64_t h = labels.size(0), w = labels.size(1);
   auto flat = labels.reshape(-1);
@@ -72,8 +32,10 @@ torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size
   // the earlier neighbour it shares the longest border with (ties: the earliest), as
   // scikit-image joins an earlier-labelled neighbour; targets are earlier, so this is a
   // forest and pointer jumping resolves chains of small segments.
-  const auto [from, to] = edges_where(labels.slice(1, 0, w - 1) != labels.slice(1, 1),
-                                      labels.slice(0, 0, h - 1) != labels.slice(0, 1), h, w, labels.device());
+  auto [from, to] = neighbour_pairs(h, w, Connectivity::kFour, labels.device());
+  const auto differ = flat.index_select(0, from) != flat.index_select(0, to);
+  from = from.masked_select(differ);
+  to = to.masked_select(differ);
   const auto a = flat.index_select(0, from), b = flat.index_select(0, to);
   const auto self = torch::arange(k, flat.options());
   const auto pairs = std::get<0>((torch::maximum(a, b) * k + torch::minimum(a, b)).sort());
@@ -103,7 +65,7 @@ torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size
 
 torch::Tensor connected_segments(const torch::Tensor& labels) {
   const auto l = checked_labels(labels, "connected_segments");
-  return detail::labels_from_roots(detail::component_roots(l), l.size(0), l.size(1));
+  return labels_from_roots(component_roots(l, Connectivity::kFour), l.size(0), l.size(1));
 }
 
 torch::Tensor respect_mask(const torch::Tensor& labels, const torch::Tensor& mask) {

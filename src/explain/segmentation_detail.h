@@ -1,6 +1,6 @@
 // Pieces shared by the segmentation files (segmentation.cpp, quickshift.cpp, slic.cpp,
-// connectivity.cpp): input checks, scipy-style Gaussian smoothing, and the
-// connected-component machinery (edge hooking + pointer jumping, all tensor ops).
+// connectivity.cpp): input checks, scipy-style Gaussian smoothing, and merging small
+// segments (the connected components themselves are loupe/core/components.h).
 #pragma once
 
 #include <torch/types.h>
@@ -20,14 +20,6 @@ torch::Tensor checked_rgb(const torch::Tensor& image, const std::string& who);
 inline torch::Tensor scipy_gaussian_filter(const torch::Tensor& chw, double sigma) {
   return sigma <= 0 ? chw : gaussian_blur(chw, sigma, static_cast<int64_t>(4.0 * sigma + 0.5), BlurBorder::kReflect);
 }
-
-// For int64 [H,W] labels: int64 [H*W] holding, for each pixel, the smallest pixel index
-// of its 4-connected same-label region.
-torch::Tensor component_roots(const torch::Tensor& labels);
-
-// Labels 0..K-1 from component_roots' output, numbered in raster order of each
-// region's first pixel; returns int64 [H,W].
-torch::Tensor labels_from_roots(const torch::Tensor& roots, int64_t height, int64_t width);
 
 // Merges every segment smaller than min_size pixels into an adjacent one (see
 // slic.cpp for the rule); labels must be 0..K-1 connected, in raster order.

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "explain/segmentation_detail.h"
+#include "loupe/core/components.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/segmentation.h"
 
@@ -116,7 +117,7 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
   // Connectivity: split into 4-connected regions, then merge regions under half the
   // mean segment size into a neighbour (skimage min_size_factor 0.5; its max_size cap,
   // which cuts large regions at 3x the mean size mid-search, is not reproduced).
-  const auto labels = detail::labels_from_roots(detail::component_roots(assign.view({h, w})), h, w);
+  const auto labels = labels_from_roots(component_roots(assign.view({h, w}), Connectivity::kFour), h, w);
   const auto min_size = static_cast<int64_t>(0.5 * static_cast<double>(h * w) / static_cast<double>(k));
   return detail::merge_small_segments(labels, min_size);
 }

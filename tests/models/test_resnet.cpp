@@ -6,8 +6,11 @@
 
 #include "loupe/models/resnet.h"
 #include "loupe/models/zoo.h"
+#include "models/module_checks.h"
 
 namespace loupe {
+using test::parameter_count;
+using test::shape;
 namespace {
 
 using State = std::map<std::string, torch::Tensor>;
@@ -17,12 +20,6 @@ State state_of(torch::nn::Module& model) {
   for (const auto& p : model.named_parameters()) s[p.key()] = p.value().detach();
   for (const auto& b : model.named_buffers()) s[b.key()] = b.value();
   return s;
-}
-
-int64_t parameter_count(torch::nn::Module& model) {
-  int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
-  return n;
 }
 
 // torchvision's state_dict keys, written out from torchvision/models/resnet.py: blocks with
@@ -120,8 +117,6 @@ void expect_matches_reference(const std::string& arch, int64_t channels, int64_t
   EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-4 * want.abs().max().item<double>()))
       << arch << ": max diff " << (got - want).abs().max().item<double>();
 }
-
-std::vector<int64_t> shape(const torch::Tensor& t) { return t.sizes().vec(); }
 
 }  // namespace
 

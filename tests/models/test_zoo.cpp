@@ -8,22 +8,17 @@
 #include "loupe/models/small_cnn.h"
 #include "loupe/models/zoo.h"
 #include "loupe/train/classifier.h"
+#include "models/module_checks.h"
 #include "test_util.h"
 
 namespace loupe {
-using test::TempDir;
 using test::contains;
 using test::error_of;
 using test::message_of;
+using test::parameter_count;
+using test::shape;
+using test::TempDir;
 namespace {
-
-int64_t parameter_count(torch::nn::Module& model) {
-  int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
-  return n;
-}
-
-std::vector<int64_t> shape(const torch::Tensor& t) { return t.sizes().vec(); }
 
 // The standard ResNet stem divides by 32 before layer4; 64 pixels keep that at 2x2.
 int64_t input_size(const std::string& arch) { return (arch == "resnet18" || arch == "resnet50") ? 64 : 28; }

@@ -8,37 +8,30 @@
 
 #include "error_matchers.h"
 #include "loupe/models/checkpoint.h"
+#include "models/module_checks.h"
 #include "test_util.h"
 
 namespace loupe {
 using test::TempDir;
-namespace {
-
-int64_t count_parameters(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
-int64_t conv(int64_t in, int64_t out, int64_t k) { return in * out * k * k + out; }
-int64_t dense(int64_t in, int64_t out) { return in * out + out; }
-int64_t bn(int64_t c) { return 2 * c; }
-
-}  // namespace
+using test::parameter_count;
 
 TEST(VaeGan, LayerSizesAreTheReferences) {
+  // Parameters of a conv k x k (weights + bias), a dense layer and a batch norm (scale + shift).
+  auto conv = [](int64_t in, int64_t out, int64_t k) { return in * out * k * k + out; };
+  auto dense = [](int64_t in, int64_t out) { return in * out + out; };
+  auto bn = [](int64_t c) { return 2 * c; };
   // 128x128 RGB, latent 32: the encoder ends at 256 x 8 x 8, the decoder starts at 64 x 8 x 8.
-  const VaeGan model(VaeGanSpec{});
+  VaeGan model(VaeGanSpec{});
   const int64_t encoder = conv(3, 32, 3) + bn(32) + conv(32, 64, 3) + bn(64) + conv(64, 128, 3) + bn(128) +
                           conv(128, 256, 3) + bn(256) + dense(256 * 8 * 8, 160) + 2 * dense(160, 32);
-  auto up = [](int64_t in, int64_t out) { return conv(in, out, 2) + conv(out, out, 3) + bn(out); };
+  auto up = [&](int64_t in, int64_t out) { return conv(in, out, 2) + conv(out, out, 3) + bn(out); };
   const int64_t decoder =
       dense(32, 64 * 8 * 8) + up(64, 256) + up(256, 128) + up(128, 64) + up(64, 32) + conv(32, 3, 3);
-  EXPECT_EQ(count_parameters(*model), encoder + decoder);
-  const VaeGanDiscriminator d(VaeGanSpec{});
+  EXPECT_EQ(parameter_count(*model), encoder + decoder);
+  VaeGanDiscriminator d(VaeGanSpec{});
   const int64_t disc = conv(3, 128, 8) + bn(128) + conv(128, 64, 5) + bn(64) + conv(64, 32, 4) +
                        dense(32 * 4 * 4, 128) + dense(128, 1);
-  EXPECT_EQ(count_parameters(*d), disc);
+  EXPECT_EQ(parameter_count(*d), disc);
 }
 
 TEST(VaeGan, TapShapesAndOutputRange) {

@@ -18,7 +18,7 @@ namespace {
 namespace F = torch::nn::functional;
 
 // n 32x32 RGB images: smooth colour gradients, one per image.
-TensorDataset gradients(int64_t n) {
+TensorDataset gradient_images(int64_t n) {
   const auto ramp = torch::linspace(0, 1, 32);
   std::vector<torch::Tensor> images;
   for (int64_t i = 0; i < n; ++i) {
@@ -30,20 +30,20 @@ TensorDataset gradients(int64_t n) {
                        {"good"});
 }
 
-std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
+std::vector<torch::Tensor> parameters_of(const torch::nn::Module& m) {
   std::vector<torch::Tensor> out;
   for (const auto& p : m.parameters()) out.push_back(p.detach().clone());
   return out;
 }
 
-bool changed(const std::vector<torch::Tensor>& before, const torch::nn::Module& m) {
+bool moved(const std::vector<torch::Tensor>& before, const torch::nn::Module& m) {
   const auto now = m.parameters();
   for (size_t i = 0; i < now.size(); ++i)
     if (!torch::equal(before[i], now[i])) return true;
   return false;
 }
 
-ReconstructionPreset tiny_preset(ReconstructionKind kind, int64_t steps) {
+ReconstructionPreset tiny_reconstruction_preset(ReconstructionKind kind, int64_t steps) {
   auto p = reconstruction_preset(Preset::kQuick, kind);
   p.spec.set_size(32).set_latents(4);
   p.train.set_max_steps(steps).set_batch_size(4).set_log_every(1).set_seed(3);
@@ -62,7 +62,7 @@ TEST(VaeGanObjective, LoggedTermsAreTheReferenceFormulas) {
     for (size_t i = 0; i < model->parameters().size(); ++i) twin->parameters()[i].copy_(model->parameters()[i]);
     for (size_t i = 0; i < d->parameters().size(); ++i) d_twin->parameters()[i].copy_(d->parameters()[i]);
   }
-  const auto x = gradients(4).all().images;
+  const auto x = gradient_images(4).all().images;
 
   // By hand on the twin, with the same noise draw.
   torch::manual_seed(11);
@@ -83,7 +83,7 @@ TEST(VaeGanObjective, LoggedTermsAreTheReferenceFormulas) {
   optimizers.add(kDiscriminatorModule, d_opt.get());
   VaeGanObjective objective(*model, d.get());
   StepLog log;
-  const auto d_before = snapshot(*d), ae_before = snapshot(*model);
+  const auto d_before = parameters_of(*d), ae_before = parameters_of(*model);
   torch::manual_seed(11);
   objective.step({x, torch::zeros({4}, torch::kLong)}, TrainContext{}, optimizers, log);
   EXPECT_NEAR(log.value("reconstruction"), rec, 1e-3 * rec);
@@ -91,8 +91,8 @@ TEST(VaeGanObjective, LoggedTermsAreTheReferenceFormulas) {
   EXPECT_NEAR(log.value("generator"), generator, 1e-5);
   EXPECT_NEAR(log.value("loss"), rec + kl + generator, 1e-3 * rec);
   EXPECT_NEAR(log.value("discriminator"), l_d, 1e-5);
-  EXPECT_TRUE(changed(ae_before, *model));
-  EXPECT_TRUE(changed(d_before, *d));
+  EXPECT_TRUE(moved(ae_before, *model));
+  EXPECT_TRUE(moved(d_before, *d));
 }
 
 TEST(VaeGanObjective, EachOptimiserMovesOnlyItsModule) {
@@ -102,17 +102,17 @@ TEST(VaeGanObjective, EachOptimiserMovesOnlyItsModule) {
   torch::manual_seed(1);
   VaeGan model(spec);
   VaeGanDiscriminator d(spec);
-  const auto x = gradients(4).all().images;
+  const auto x = gradient_images(4).all().images;
   auto ae_opt = make_optimizer(model->parameters(), OptimizerOptions().set_lr(1e-3));
   Optimizers only_ae;
   only_ae.add(kAutoencoderModule, ae_opt.get());
-  const auto d_before = snapshot(*d);
+  const auto d_before = parameters_of(*d);
   VaeGanObjective ae_objective(*model, d.get());
   StepLog log;
   // Without a discriminator optimiser the step names the missing one (after the AE step).
   EXPECT_LOUPE_ERROR(ae_objective.step({x, torch::zeros({4}, torch::kLong)}, TrainContext{}, only_ae, log),
                      "discriminator");
-  EXPECT_FALSE(changed(d_before, *d));
+  EXPECT_FALSE(moved(d_before, *d));
   // A plain VAE and an AE need no discriminator and log no GAN terms.
   for (auto kind : {ReconstructionKind::kVae, ReconstructionKind::kAe}) {
     VaeGan m(VaeGanSpec(spec).set_kind(kind));
@@ -129,8 +129,8 @@ TEST(VaeGanObjective, EachOptimiserMovesOnlyItsModule) {
 }
 
 TEST(VaeGanObjective, ShortRunLowersTheReconstructionLoss) {
-  const auto data = gradients(8);
-  const auto p = tiny_preset(ReconstructionKind::kAe, 60);
+  const auto data = gradient_images(8);
+  const auto p = tiny_reconstruction_preset(ReconstructionKind::kAe, 60);
   torch::manual_seed(0);
   VaeGan model(p.spec);
   const auto result = train_reconstruction_model(*model, nullptr, data, p, torch::kCPU);
@@ -142,8 +142,8 @@ TEST(VaeGanObjective, ShortRunLowersTheReconstructionLoss) {
 
 TEST(VaeGanObjective, ResumedRunEqualsAnUninterruptedOne) {
   TempDir dir;
-  const auto data = gradients(6);
-  auto whole = tiny_preset(ReconstructionKind::kVaeGan, 6);
+  const auto data = gradient_images(6);
+  auto whole = tiny_reconstruction_preset(ReconstructionKind::kVaeGan, 6);
   whole.augment.set_horizontal_flip(true);
   whole.train.set_checkpoint(dir.path() / "whole.pt");
   torch::manual_seed(0);
@@ -174,9 +174,9 @@ TEST(VaeGanObjective, ResumedRunEqualsAnUninterruptedOne) {
 }
 
 TEST(VaeGanObjective, WrongImageSizeIsAnError) {
-  const auto p = tiny_preset(ReconstructionKind::kAe, 2);
+  const auto p = tiny_reconstruction_preset(ReconstructionKind::kAe, 2);
   VaeGan model(VaeGanSpec(p.spec).set_size(64));
-  EXPECT_LOUPE_ERROR(train_reconstruction_model(*model, nullptr, gradients(4), p, torch::kCPU),
+  EXPECT_LOUPE_ERROR(train_reconstruction_model(*model, nullptr, gradient_images(4), p, torch::kCPU),
                      "images are [3,32,32]; the ae_conv (3 channels, 64x64, 4 latents) expects [3,64,64]");
 }
 

@@ -17,10 +17,10 @@ constexpr int64_t kDecoderChannels[] = {256, 128, 64, 32};
 constexpr int64_t kHidden = 160, kDenseChannels = 64;
 
 void check_images(const torch::Tensor& x, const VaeGanSpec& spec, const char* who) {
-  LOUPE_CHECK(x.defined() && x.dim() == 4 && x.size(1) == spec.channels && x.size(2) == spec.size &&
-                  x.size(3) == spec.size,
-              who, " input images: expected [N,", spec.channels, ",", spec.size, ",", spec.size, "], got ",
-              x.defined() ? x.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(
+      x.defined() && x.dim() == 4 && x.size(1) == spec.channels && x.size(2) == spec.size && x.size(3) == spec.size,
+      who, " input images: expected [N,", spec.channels, ",", spec.size, ",", spec.size, "], got ",
+      x.defined() ? x.sizes() : torch::IntArrayRef{});
 }
 
 // conv 3x3 stride 2, ReLU, batch norm: halves the side.
@@ -58,8 +58,8 @@ ReconstructionKind parse_reconstruction_kind(const std::string& name) {
 void check_spec(const VaeGanSpec& spec) {
   LOUPE_CHECK(spec.channels == 1 || spec.channels == 3, "reconstruction model channels ", spec.channels,
               ": expected 1 or 3");
-  LOUPE_CHECK(spec.size >= 32 && spec.size <= 512 && spec.size % 32 == 0, "reconstruction model image side ",
-              spec.size, ": expected a multiple of 32 from 32 to 512");
+  LOUPE_CHECK(spec.size >= 32 && spec.size <= 512 && spec.size % 32 == 0, "reconstruction model image side ", spec.size,
+              ": expected a multiple of 32 from 32 to 512");
   LOUPE_CHECK(spec.latents >= 1 && spec.latents <= 4096, "reconstruction model latents ", spec.latents,
               ": expected 1 to 4096");
 }
@@ -147,9 +147,9 @@ VaeGanDiscriminatorImpl::VaeGanDiscriminatorImpl(const VaeGanSpec& spec) : spec_
   features = register_module(
       "features",
       nn::Sequential(nn::Conv2d(nn::Conv2dOptions(spec.channels, 128, 8).stride(2).padding(3)), nn::ReLU(),
-                     nn::MaxPool2d(2), nn::BatchNorm2d(128), nn::Conv2d(nn::Conv2dOptions(128, 64, 5).stride(2).padding(2)),
-                     nn::ReLU(), nn::MaxPool2d(2), nn::BatchNorm2d(64),
-                     nn::Conv2d(nn::Conv2dOptions(64, 32, 4).stride(2).padding(1)), nn::ReLU()));
+                     nn::MaxPool2d(2), nn::BatchNorm2d(128),
+                     nn::Conv2d(nn::Conv2dOptions(128, 64, 5).stride(2).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                     nn::BatchNorm2d(64), nn::Conv2d(nn::Conv2dOptions(64, 32, 4).stride(2).padding(1)), nn::ReLU()));
   head = register_module("head", nn::Sequential(nn::Linear(32 * side * side, 128), nn::ReLU(), nn::Linear(128, 1)));
 }
 

@@ -38,8 +38,7 @@ void check_augment_options(const AugmentOptions& o) {
               ": expected at least 0 and below 1");
   LOUPE_CHECK(std::isfinite(o.brightness_low) && std::isfinite(o.brightness_high) && o.brightness_low > 0 &&
                   o.brightness_low <= o.brightness_high,
-              "augmentation brightness [", o.brightness_low, ", ", o.brightness_high,
-              "]: expected 0 < low <= high");
+              "augmentation brightness [", o.brightness_low, ", ", o.brightness_high, "]: expected 0 < low <= high");
 }
 
 torch::Tensor affine_resample(const torch::Tensor& images, const torch::Tensor& angles, const torch::Tensor& scales,
@@ -61,14 +60,14 @@ torch::Tensor affine_resample(const torch::Tensor& images, const torch::Tensor& 
   const auto m00 = c, m01 = -sn * hw, m10 = sn / hw, m11 = c;
   const auto t = shifts.to(torch::kDouble).view({n, 2}) * 2;
   const auto tx = t.select(1, 0), ty = t.select(1, 1);
-  const auto theta = torch::stack({torch::stack({m00, m01, -(m00 * tx + m01 * ty)}, 1),
-                                   torch::stack({m10, m11, -(m10 * tx + m11 * ty)}, 1)},
-                                  1)
-                         .to(images.device(), images.scalar_type());
+  const auto theta =
+      torch::stack(
+          {torch::stack({m00, m01, -(m00 * tx + m01 * ty)}, 1), torch::stack({m10, m11, -(m10 * tx + m11 * ty)}, 1)}, 1)
+          .to(images.device(), images.scalar_type());
   const auto grid = F::affine_grid(theta, {n, images.size(1), h, w}, /*align_corners=*/false);
-  return F::grid_sample(images, grid,
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(
-                            false));
+  return F::grid_sample(
+      images, grid,
+      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
 }
 
 torch::Tensor augment_images(const torch::Tensor& images, const AugmentOptions& o) {
@@ -90,8 +89,7 @@ torch::Tensor augment_images(const torch::Tensor& images, const AugmentOptions& 
   return x;
 }
 
-AugmentedDataset::AugmentedDataset(const Dataset& data, AugmentOptions options)
-    : data_(data), options_(options) {
+AugmentedDataset::AugmentedDataset(const Dataset& data, AugmentOptions options) : data_(data), options_(options) {
   check_augment_options(options_);
 }
 

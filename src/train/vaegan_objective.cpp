@@ -107,15 +107,15 @@ ReconstructionPreset reconstruction_preset(Preset preset, ReconstructionKind kin
   return p;
 }
 
-TrainResult train_reconstruction_model(VaeGanImpl& model, VaeGanDiscriminatorImpl* discriminator,
-                                       const Dataset& data, const ReconstructionPreset& preset, torch::Device device) {
+TrainResult train_reconstruction_model(VaeGanImpl& model, VaeGanDiscriminatorImpl* discriminator, const Dataset& data,
+                                       const ReconstructionPreset& preset, torch::Device device) {
   const auto& spec = model.spec();
   const bool gan = spec.kind == ReconstructionKind::kVaeGan;
   LOUPE_CHECK(!gan || discriminator, "VAE-GAN training: a discriminator is required");
   const auto shape = data.image_shape();
   LOUPE_CHECK(shape[0] == spec.channels && shape[1] == spec.size && shape[2] == spec.size,
-              "reconstruction training images are [", shape[0], ",", shape[1], ",", shape[2], "]; the ",
-              describe(spec), " expects [", spec.channels, ",", spec.size, ",", spec.size, "]");
+              "reconstruction training images are [", shape[0], ",", shape[1], ",", shape[2], "]; the ", describe(spec),
+              " expects [", spec.channels, ",", spec.size, ",", spec.size, "]");
   LOUPE_CHECK(data.size() >= 2, "reconstruction training data has ", data.size(), " image(s); expected at least 2");
   model.to(device);
   auto autoencoder_opt = make_optimizer(model.parameters(), preset.autoencoder);

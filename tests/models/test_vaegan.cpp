@@ -1,19 +1,18 @@
 // The reconstruction models of workflow 4: the reference's layer sizes (parameter counts
 // by hand), tap shapes at 128 and 64 pixels, the autoencoder's deterministic z, spec
 // round trips through a checkpoint, and shape errors.
-#include "loupe/models/vaegan.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "error_matchers.h"
 #include "loupe/models/checkpoint.h"
+#include "loupe/models/vaegan.h"
 #include "models/module_checks.h"
 #include "test_util.h"
 
 namespace loupe {
-using test::TempDir;
 using test::parameter_count;
+using test::TempDir;
 
 TEST(VaeGan, LayerSizesAreTheReferences) {
   // Parameters of a conv k x k (weights + bias), a dense layer and a batch norm (scale + shift).
@@ -29,8 +28,8 @@ TEST(VaeGan, LayerSizesAreTheReferences) {
       dense(32, 64 * 8 * 8) + up(64, 256) + up(256, 128) + up(128, 64) + up(64, 32) + conv(32, 3, 3);
   EXPECT_EQ(parameter_count(*model), encoder + decoder);
   VaeGanDiscriminator d(VaeGanSpec{});
-  const int64_t disc = conv(3, 128, 8) + bn(128) + conv(128, 64, 5) + bn(64) + conv(64, 32, 4) +
-                       dense(32 * 4 * 4, 128) + dense(128, 1);
+  const int64_t disc =
+      conv(3, 128, 8) + bn(128) + conv(128, 64, 5) + bn(64) + conv(64, 32, 4) + dense(32 * 4 * 4, 128) + dense(128, 1);
   EXPECT_EQ(parameter_count(*d), disc);
 }
 
@@ -87,12 +86,12 @@ TEST(VaeGan, CheckpointRoundTripAndRefusals) {
   // The file holds no classifier and no vae_conv64 VAE: both loaders say what it holds.
   EXPECT_LOUPE_ERROR(load_model(path), "holds vaegan_conv (channels 3, kind vae, latents 5, size 32)");
   EXPECT_LOUPE_ERROR(load_vae(path), "expected a vae_conv64 VAE");
-  EXPECT_LOUPE_ERROR(vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"gan","channels":3,"size":64,"latents":8})",
-                                           "file y"),
-                     "reconstruction model 'gan' is unknown");
-  EXPECT_LOUPE_ERROR(vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"ae","channels":3,"size":100,"latents":8})",
-                                           "file z"),
-                     "multiple of 32");
+  EXPECT_LOUPE_ERROR(
+      vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"gan","channels":3,"size":64,"latents":8})", "file y"),
+      "reconstruction model 'gan' is unknown");
+  EXPECT_LOUPE_ERROR(
+      vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"ae","channels":3,"size":100,"latents":8})", "file z"),
+      "multiple of 32");
 }
 
 TEST(VaeGan, BadInputIsAnError) {

@@ -1,12 +1,11 @@
 // Training-time augmentation: exact identities (no-op options, brightness, flips), the
 // affine resampling's directions against torch's rot90 and a one-pixel roll, seeded
 // determinism, and option checks.
-#include "loupe/train/augment.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "error_matchers.h"
+#include "loupe/train/augment.h"
 
 namespace loupe {
 
@@ -47,7 +46,8 @@ TEST(Augment, AffineResampleTurnsAndShiftsAsDocumented) {
   EXPECT_TRUE(torch::allclose(shifted.narrow(3, 1, 5), x.narrow(3, 0, 5), 1e-5, 1e-5));
   EXPECT_TRUE(torch::allclose(shifted.select(3, 0), x.select(3, 0), 1e-5, 1e-5));
   // Zoom 2 about the centre: the centre 3x3 block of a 6x6 image is blown up to 6x6.
-  const auto blocks = torch::arange(9, torch::kFloat).view({1, 1, 3, 3}).repeat_interleave(2, 2).repeat_interleave(2, 3);
+  const auto blocks =
+      torch::arange(9, torch::kFloat).view({1, 1, 3, 3}).repeat_interleave(2, 2).repeat_interleave(2, 3);
   const auto zoomed = affine_resample(blocks, zero, torch::full({1}, 2.0), torch::zeros({1, 2}));
   // Output (0,0) samples input (1.25, 1.25): 0.75/0.25 of blocks 0 and 1 per axis, value 3r + c
   // -> 0.1875 * 1 + 0.1875 * 3 + 0.0625 * 4 = 1.
@@ -68,7 +68,8 @@ TEST(Augment, SeededDrawsRepeatAndStayInRange) {
   EXPECT_FALSE(torch::equal(a, c));
   EXPECT_GE(a.min().item<float>(), 0.f);
   EXPECT_LE(a.max().item<float>(), 1.f);
-  const TensorDataset data(torch::randint(0, 256, {4, 3, 16, 16}).to(torch::kUInt8), torch::arange(4), {"a", "b", "c", "d"});
+  const TensorDataset data(torch::randint(0, 256, {4, 3, 16, 16}).to(torch::kUInt8), torch::arange(4),
+                           {"a", "b", "c", "d"});
   const AugmentedDataset augmented(data, options);
   const auto batch = augmented.get(torch::arange(4));
   EXPECT_TRUE(torch::equal(batch.labels, torch::arange(4)));
@@ -79,9 +80,9 @@ TEST(Augment, BadOptionsAreErrors) {
   EXPECT_LOUPE_ERROR(check_augment_options(AugmentOptions().set_rotation_degrees(-1)), "rotation -1");
   EXPECT_LOUPE_ERROR(check_augment_options(AugmentOptions().set_zoom(1)), "zoom 1");
   EXPECT_LOUPE_ERROR(check_augment_options(AugmentOptions().set_brightness(1.2, 0.8)), "low <= high");
-  EXPECT_LOUPE_ERROR(affine_resample(torch::rand({2, 1, 4, 4}), torch::zeros({1}), torch::ones({2}),
-                                     torch::zeros({2, 2})),
-                     "one angle, scale and (dx, dy) shift per image");
+  EXPECT_LOUPE_ERROR(
+      affine_resample(torch::rand({2, 1, 4, 4}), torch::zeros({1}), torch::ones({2}), torch::zeros({2, 2})),
+      "one angle, scale and (dx, dy) shift per image");
 }
 
 }  // namespace loupe

@@ -2,13 +2,12 @@
 // recomputed by hand on the same draws, each optimiser moves only its module, a short
 // run lowers the reconstruction loss, and a resumed run (augmentation included) equals an
 // uninterrupted one.
-#include "loupe/train/vaegan_objective.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "error_matchers.h"
 #include "loupe/models/checkpoint.h"
+#include "loupe/train/vaegan_objective.h"
 #include "test_util.h"
 
 namespace loupe {
@@ -67,7 +66,10 @@ TEST(VaeGanObjective, LoggedTermsAreTheReferenceFormulas) {
   // By hand on the twin, with the same noise draw.
   torch::manual_seed(11);
   const auto out = twin->forward_train(x);
-  const double rec = F::binary_cross_entropy_with_logits(out.logits, x, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum)).item<double>() / 4;
+  const double rec = F::binary_cross_entropy_with_logits(
+                         out.logits, x, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
+                         .item<double>() /
+                     4;
   const double kl = (0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)).sum().item<double>() / 4;
   const auto real = d_twin->forward(x), fake = d_twin->forward(torch::sigmoid(out.logits));
   auto bce = [](const torch::Tensor& logits, double label) {
@@ -135,7 +137,8 @@ TEST(VaeGanObjective, ShortRunLowersTheReconstructionLoss) {
   VaeGan model(p.spec);
   const auto result = train_reconstruction_model(*model, nullptr, data, p, torch::kCPU);
   ASSERT_EQ(result.history.size(), 60u);
-  const double first = result.history.front().value("reconstruction"), last = result.history.back().value("reconstruction");
+  const double first = result.history.front().value("reconstruction"),
+               last = result.history.back().value("reconstruction");
   EXPECT_LT(last, 0.97 * first) << first << " -> " << last;
   EXPECT_FALSE(model->is_training());
 }

@@ -16,13 +16,13 @@
 namespace loupe {
 
 struct AugmentOptions {
-  double rotation_degrees = 10;   // angle uniform in [-r, r]
-  double shift = 0.05;            // translation uniform in [-s, s] of the side, per axis
-  double zoom = 0.05;             // scale uniform in [1 - z, 1 + z]
-  double brightness_low = 0.8;    // pixel values times a factor uniform in [low, high],
-  double brightness_high = 1.2;   // then clamped to [0, 1]
-  bool horizontal_flip = false;   // mirror left-right with probability 1/2
-  bool vertical_flip = false;     // mirror top-bottom with probability 1/2
+  double rotation_degrees = 10;  // angle uniform in [-r, r]
+  double shift = 0.05;           // translation uniform in [-s, s] of the side, per axis
+  double zoom = 0.05;            // scale uniform in [1 - z, 1 + z]
+  double brightness_low = 0.8;   // pixel values times a factor uniform in [low, high],
+  double brightness_high = 1.2;  // then clamped to [0, 1]
+  bool horizontal_flip = false;  // mirror left-right with probability 1/2
+  bool vertical_flip = false;    // mirror top-bottom with probability 1/2
   // clang-format off
   AugmentOptions& set_rotation_degrees(double v) { rotation_degrees = v; return *this; }
   AugmentOptions& set_shift(double v) { shift = v; return *this; }

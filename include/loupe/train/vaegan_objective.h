@@ -50,7 +50,7 @@ ReconstructionPreset reconstruction_preset(Preset preset, ReconstructionKind kin
 // the checkpoint holds modules "autoencoder" and "discriminator" with both optimiser
 // states. Both modules end on `device` in eval mode. Images must be [C,S,S] of the
 // model's spec; other shapes are a loupe::Error naming both.
-TrainResult train_reconstruction_model(VaeGanImpl& model, VaeGanDiscriminatorImpl* discriminator,
-                                       const Dataset& data, const ReconstructionPreset& preset, torch::Device device);
+TrainResult train_reconstruction_model(VaeGanImpl& model, VaeGanDiscriminatorImpl* discriminator, const Dataset& data,
+                                       const ReconstructionPreset& preset, torch::Device device);
 
 }  // namespace loupe

@@ -108,12 +108,33 @@ Target reconstruction_error() {
 }
 
 Target reconstruction_error(const torch::Tensor& reference) {
-  LOUPE_CHECK(reference.defined() && reference.dim() >= 2, "target reconstruction error: expected reference images [N,...]");
+  LOUPE_CHECK(reference.defined() && reference.dim() >= 2,
+              "target reconstruction error: expected reference images [N,...]");
   return [reference](const torch::Tensor& outputs, const torch::Tensor&, const torch::Tensor& samples) {
     const auto ref = per_sample(reference, samples.to(outputs.device()), "reference images").to(outputs.dtype());
-    LOUPE_CHECK(outputs.sizes() == ref.sizes(), "target reconstruction error: expected outputs shaped like the reference ",
-                ref.sizes(), ", got ", outputs.sizes());
+    LOUPE_CHECK(outputs.sizes() == ref.sizes(),
+                "target reconstruction error: expected outputs shaped like the reference ", ref.sizes(), ", got ",
+                outputs.sizes());
     return (outputs - ref).pow(2).flatten(1).mean(1);
+  };
+}
+
+Target anomaly_score(const AnomalyScoreOptions& options) {
+  return [options](const torch::Tensor& outputs, const torch::Tensor& inputs) {
+    LOUPE_CHECK(outputs.sizes() == inputs.sizes(), "target anomaly score: expected reconstructions shaped like the ",
+                "inputs ", inputs.sizes(), ", got ", outputs.sizes());
+    return anomaly_scores(inputs, outputs, options).to(inputs.scalar_type());
+  };
+}
+
+Target input_difference(const torch::Tensor& reference) {
+  LOUPE_CHECK(reference.defined() && reference.dim() >= 2,
+              "target input difference: expected reference images [N,...]");
+  return [reference](const torch::Tensor&, const torch::Tensor& inputs, const torch::Tensor& samples) {
+    const auto ref = per_sample(reference, samples.to(inputs.device()), "reference images").to(inputs.dtype());
+    LOUPE_CHECK(inputs.sizes() == ref.sizes(), "target input difference: expected inputs shaped like the reference ",
+                ref.sizes(), ", got ", inputs.sizes());
+    return (inputs - ref).pow(2).flatten(1).mean(1);
   };
 }
 

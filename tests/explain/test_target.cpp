@@ -39,9 +39,11 @@ TEST(Target, PerSampleClassesFollowEachRowsSample) {
   const auto classes = torch::tensor({2, 0}, torch::kLong);
   EXPECT_TRUE(torch::equal(class_logits(classes)(logits, logits, samples), torch::tensor({3.f, 6.f, 7.f, 10.f})));
   const auto p = class_probabilities(classes)(logits, logits, samples);
-  EXPECT_TRUE(torch::allclose(p, torch::softmax(logits, 1).gather(1, torch::tensor({2, 2, 0, 0}).view({-1, 1})).squeeze(1)));
+  EXPECT_TRUE(
+      torch::allclose(p, torch::softmax(logits, 1).gather(1, torch::tensor({2, 2, 0, 0}).view({-1, 1})).squeeze(1)));
   // Without samples, row i is image i.
-  EXPECT_TRUE(torch::equal(class_logits(classes)(logits.slice(0, 0, 2), logits.slice(0, 0, 2)), torch::tensor({3.f, 4.f})));
+  EXPECT_TRUE(
+      torch::equal(class_logits(classes)(logits.slice(0, 0, 2), logits.slice(0, 0, 2)), torch::tensor({3.f, 4.f})));
   EXPECT_LOUPE_ERROR(class_logits(classes)(logits, logits, torch::tensor({0, 1, 2, 3}, torch::kLong)),
                      "for image 3; expected one per explained image");
   EXPECT_LOUPE_ERROR(class_logits(torch::tensor({5, 0}, torch::kLong))(logits, logits, samples), "target class 5");
@@ -56,7 +58,37 @@ TEST(Target, ReconstructionErrorAgainstEachSamplesReference) {
   EXPECT_TRUE(torch::allclose(reconstruction_error(reference)(outputs, outputs, samples), torch::full({3}, 0.25f)));
   auto shifted = outputs.clone();
   shifted[1] += 0.5;  // row 1 (image 0, reference 0) now errs by 1
-  EXPECT_TRUE(torch::allclose(reconstruction_error(reference)(shifted, shifted, samples), torch::tensor({0.25f, 1.f, 0.25f})));
+  EXPECT_TRUE(
+      torch::allclose(reconstruction_error(reference)(shifted, shifted, samples), torch::tensor({0.25f, 1.f, 0.25f})));
+}
+
+TEST(Target, AnomalyScoreOfTheInputAgainstItsReconstruction) {
+  // Row 0: the input's channel maximum is 0.9 at pixel (0,0), the reconstruction's 0.6:
+  // m = |0.9 - 0.6| = 0.3 there and 0 elsewhere, so α = max(m) = 0.3. Row 1: identical, 0.
+  auto inputs = torch::full({2, 2, 2, 2}, 0.2f);
+  auto outputs = inputs.clone();
+  inputs[0][1][0][0] = 0.9f;
+  outputs[0][0][0][0] = 0.6f;
+  EXPECT_TRUE(torch::allclose(anomaly_score()(outputs, inputs), torch::tensor({0.3f, 0.f}), 1e-6, 1e-6));
+  // The top-25% mean of row 0's 4 pixels is its one largest: 0.3 again; the top 50% halves it.
+  EXPECT_NEAR(
+      anomaly_score(AnomalyScoreOptions().set_score(AnomalyScore::kTopK).set_top_percent(50))(outputs, inputs)[0]
+          .item<float>(),
+      0.15f, 1e-6);
+  EXPECT_LOUPE_ERROR(anomaly_score()(torch::zeros({2, 2, 2, 1}), inputs), "anomaly score");
+}
+
+TEST(Target, InputDifferenceIgnoresTheModel) {
+  const auto reference = torch::stack({torch::zeros({1, 2, 2}), torch::ones({1, 2, 2})});
+  const auto inputs = torch::full({3, 1, 2, 2}, 0.5f);
+  const auto samples = torch::tensor({1, 0, 1}, torch::kLong);
+  const auto outputs = torch::rand({3, 7});  // anything: f(ξx) = MSE(ξ − ξx) reads no output
+  EXPECT_TRUE(torch::allclose(input_difference(reference)(outputs, inputs, samples), torch::full({3}, 0.25f)));
+  auto moved = inputs.clone();
+  moved[2] = 1.0f;  // row 2 (image 1) now equals its reference
+  EXPECT_TRUE(
+      torch::allclose(input_difference(reference)(outputs, moved, samples), torch::tensor({0.25f, 0.25f, 0.f})));
+  EXPECT_LOUPE_ERROR(input_difference(reference)(outputs, torch::zeros({3, 1, 2, 3}), samples), "input difference");
 }
 
 TEST(Target, TargetClassesFromTheCommandLine) {
@@ -77,7 +109,13 @@ TEST(Target, EveryExplainerWithPerImageClassesEqualsImageByImage) {
   const auto x = torch::rand({3, 3, 12, 12});
   const auto classes = torch::tensor({2, 0, 1}, torch::kLong);
   ExplainOptions o;
-  o.perturbation.set_samples(24).set_seed(3).set_max_evals(20).set_rise_cells(3).set_batch_size(8).set_window(4).set_stride(4);
+  o.perturbation.set_samples(24)
+      .set_seed(3)
+      .set_max_evals(20)
+      .set_rise_cells(3)
+      .set_batch_size(8)
+      .set_window(4)
+      .set_stride(4);
   o.perturbation.segmentation.set_method("grid").set_grid_cell(4);
   o.gradient.set_samples(3).set_steps(4);
   for (const auto& name : explainer_names()) {

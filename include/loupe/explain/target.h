@@ -13,6 +13,8 @@
 #include <string>
 #include <type_traits>
 
+#include "loupe/anomaly/reconstruction.h"
+
 namespace loupe {
 
 class Target {
@@ -27,10 +29,10 @@ class Target {
                                       int> = 0>
   Target(F f) : fn_(std::move(f)) {}  // NOLINT(google-explicit-constructor): lambdas are targets
   // f(outputs, inputs): the same function for every sample.
-  template <class F, std::enable_if_t<!std::is_same_v<std::decay_t<F>, Target> &&
-                                          std::is_invocable_r_v<torch::Tensor, F&, const torch::Tensor&,
-                                                                const torch::Tensor&>,
-                                      int> = 0>
+  template <class F,
+            std::enable_if_t<!std::is_same_v<std::decay_t<F>, Target> &&
+                                 std::is_invocable_r_v<torch::Tensor, F&, const torch::Tensor&, const torch::Tensor&>,
+                             int> = 0>
   Target(F f)  // NOLINT(google-explicit-constructor)
       : fn_([f = std::move(f)](const torch::Tensor& o, const torch::Tensor& i, const torch::Tensor&) mutable {
           return f(o, i);
@@ -65,6 +67,13 @@ Target reconstruction_error();
 // Per-row mean squared error between outputs and reference[s] (reference [N,...], one
 // per image): the reconstruction of a perturbed copy against its unperturbed image.
 Target reconstruction_error(const torch::Tensor& reference);
+// The anomaly score (anomaly/reconstruction.h: α = max of m by default) of each row's input
+// against the model's output, its reconstruction: what the detector flags, so a
+// perturbation method explains the flag itself. Inputs and outputs in [0,1].
+Target anomaly_score(const AnomalyScoreOptions& options = {});
+// Per-row mean squared difference between the (perturbed) input and reference[s]; the
+// model's output is ignored: the seed paper's literal f(ξx) = MSE(ξ − ξx).
+Target input_difference(const torch::Tensor& reference);
 
 // Evaluates the target and checks it gives one value per row ([M]); a loupe::Error
 // naming the target otherwise. samples undefined = 0..M-1.

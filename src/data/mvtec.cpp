@@ -13,8 +13,6 @@
 namespace loupe {
 namespace {
 
-namespace F = torch::nn::functional;
-
 // The subfolders of `dir`, sorted; dot folders skipped.
 std::vector<std::string> mvtec_subfolders(const fs::path& dir) {
   std::vector<std::string> names;
@@ -50,8 +48,15 @@ torch::Tensor read_mask(const fs::path& file, const fs::path& image_file, int64_
   const auto mask = read_image(file, 1);
   LOUPE_CHECK(mask.size(1) * image_w == mask.size(2) * image_h, file.string(), ": mask of ", mask.size(2), "x",
               mask.size(1), " (WxH) has another aspect ratio than its image ", image_file.string(), " (", image_w, "x",
-              image_h, "); expected the image's size or a multiple of it");
+              image_h, "); expected a mask of the image's size (or of its aspect ratio)");
   return resize_mask(mask, size);
+}
+
+// Source row or column of each output one: floor((i + 0.5) · in / out), the centre-aligned
+// nearest neighbour (PIL's NEAREST, torch's nearest-exact).
+torch::Tensor mvtec_nearest_indices(int64_t in, int64_t out) {
+  const auto centres = (torch::arange(out, torch::kDouble) + 0.5) * (static_cast<double>(in) / out);
+  return centres.floor().clamp_max(in - 1).to(torch::kLong);
 }
 
 struct MvtecFile {
@@ -88,10 +93,8 @@ MvtecSplit read_split(const fs::path& category_dir, const std::vector<MvtecFile>
 
 torch::Tensor resize_mask(const torch::Tensor& mask, int64_t size) {
   LOUPE_CHECK(mask.dim() == 3 && mask.size(0) == 1, "mask: expected [1,H,W], got ", mask.sizes());
-  const auto resized =
-      F::interpolate(mask.to(torch::kFloat).unsqueeze(0),
-                     F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kNearestExact));
-  return resized.squeeze(0) > 0.5;
+  const auto rows = mvtec_nearest_indices(mask.size(1), size), cols = mvtec_nearest_indices(mask.size(2), size);
+  return mask.index_select(1, rows).index_select(2, cols).to(torch::kFloat) > 0.5;
 }
 
 TensorDataset MvtecSplit::dataset() const { return TensorDataset(images, kinds, kind_names); }

@@ -111,17 +111,17 @@ torch::Tensor blob_radius(SampleRandom& r, const Grid& g, Point centre, double r
 
 // ---- defect-free renders ----
 
-// A square crop of the photo from the train part (left) or the test part (right), at a
+// A square crop of the photo from the train part (top) or the test part (bottom), at a
 // random position, resized to the output size, brightness jittered by up to ±8%.
 torch::Tensor render_texture(SampleRandom& r, const torch::Tensor& photo, AnomalySplit split,
                              const AnomalySynthOptions& o) {
   const int64_t h = photo.size(1), w = photo.size(2);
   const int64_t crop = std::lround(o.crop_fraction * std::min(h, w));
-  const int64_t boundary = std::lround(o.train_fraction * w);
+  const int64_t boundary = std::lround(o.train_fraction * h);
   const int64_t lo = split == AnomalySplit::train ? 0 : boundary;
-  const int64_t hi = split == AnomalySplit::train ? boundary : w;
-  const int64_t left = lo + std::min<int64_t>(hi - lo - crop, std::floor(r.uniform() * (hi - lo - crop + 1)));
-  const int64_t top = std::min<int64_t>(h - crop, std::floor(r.uniform() * (h - crop + 1)));
+  const int64_t hi = split == AnomalySplit::train ? boundary : h;
+  const int64_t top = lo + std::min<int64_t>(hi - lo - crop, std::floor(r.uniform() * (hi - lo - crop + 1)));
+  const int64_t left = std::min<int64_t>(w - crop, std::floor(r.uniform() * (w - crop + 1)));
   auto image = resize_image(photo.narrow(1, top, crop).narrow(2, left, crop), o.size, o.size);
   if (image.size(0) == 1) image = image.expand({3, o.size, o.size});
   return (image * r.uniform(0.92, 1.08)).clamp(0.0, 1.0);
@@ -380,9 +380,9 @@ void check_photo(const AnomalySource& source, const AnomalySynthOptions& o) {
               photo.defined() ? photo.sizes() : at::IntArrayRef{});
   const int64_t h = photo.size(1), w = photo.size(2);
   const int64_t crop = std::lround(o.crop_fraction * std::min(h, w));
-  const int64_t boundary = std::lround(o.train_fraction * w);
-  LOUPE_CHECK(crop >= 1 && crop <= boundary && crop <= w - boundary, source.category, ": photo of ", w, "x", h,
-              " (WxH) cannot hold crops of ", crop, " px on both sides of column ", boundary,
+  const int64_t boundary = std::lround(o.train_fraction * h);
+  LOUPE_CHECK(crop >= 1 && crop <= boundary && crop <= h - boundary, source.category, ": photo of ", w, "x", h,
+              " (WxH) cannot hold crops of ", crop, " px on both sides of row ", boundary,
               " (train part / test part); expected a larger photo or another crop or train fraction");
 }
 

@@ -12,15 +12,15 @@
 namespace loupe {
 namespace {
 
-constexpr int64_t kTrainColumns = 140;  // of the 200-column test photo: train_fraction 0.7
+constexpr int64_t kTrainRows = 140;  // of the 200-row test photo: train_fraction 0.7
 
-// A 200x120 texture whose red channel is noise only left of column 140 and whose green
-// channel is noise only right of it: a crop shows which part of the photo it came from.
+// A 120x200 (WxH) texture whose red channel is noise only above row 140 and whose green
+// channel is noise only below it: a crop shows which part of the photo it came from.
 torch::Tensor two_part_photo() {
   auto gen = at::detail::createCPUGenerator(7);
-  auto photo = torch::rand({3, 120, 200}, gen) * 0.8 + 0.1;
-  photo[0].narrow(1, kTrainColumns, 200 - kTrainColumns).zero_();
-  photo[1].narrow(1, 0, kTrainColumns).zero_();
+  auto photo = torch::rand({3, 200, 120}, gen) * 0.8 + 0.1;
+  photo[0].narrow(0, kTrainRows, 200 - kTrainRows).zero_();
+  photo[1].narrow(0, 0, kTrainRows).zero_();
   return photo;
 }
 

@@ -1,6 +1,7 @@
 // Built-in anomaly-detection data in the MVTec AD layout (DESIGN.md workflow 4;
 // Bergmann et al. 2019): texture categories cut from scikit-image's photographs (train
-// crops from the photo's left part, test crops from the disjoint right part) and a
+// crops from the photo's top part, test crops from the disjoint bottom part: the brick
+// photo's perspective tilts the bricks from left to right, not from top to bottom) and a
 // procedural hazelnut-like object with pose jitter on a plain background. Defects
 // (crack, cut, hole, print; missing for objects) come in a small and a large size; each
 // mask is drawn first and only its pixels are painted, so a mask is exactly the set of
@@ -24,7 +25,7 @@ struct AnomalySynthOptions {
   int64_t test_defective = 70;  // defective test images, spread evenly over the defect kinds
   uint64_t seed = 0;            // every sample is a function of (seed, category, split, kind, index)
   std::vector<std::string> categories = {"brick", "grass", "hazelnut"};  // see anomaly_category_names()
-  double train_fraction = 0.7;  // textures: train crops lie in this left part of the photo's width
+  double train_fraction = 0.7;  // textures: train crops lie in this top part of the photo's height
   double crop_fraction = 0.28;  // textures: crop side as a fraction of the photo's short side
   // clang-format off
   AnomalySynthOptions& set_size(int64_t v) { size = v; return *this; }

@@ -233,7 +233,7 @@ Defect draw_crack(SampleRandom& r, const Grid& g, const DefectCanvas& c, const t
     dist = torch::minimum(
         dist, distance_to_polyline(g, random_walk(r, fork, heading + kSynthPi + side * 0.8, length * 0.35, step, 0.5)));
   }
-  const double half_width = (large ? 1.3 : 0.8) * c.scale;
+  const double half_width = (large ? 1.8 : 0.8) * c.scale;
   return {dist <= half_width, clean * 0.22};
 }
 
@@ -241,7 +241,7 @@ Defect draw_crack(SampleRandom& r, const Grid& g, const DefectCanvas& c, const t
 Defect draw_cut(SampleRandom& r, const Grid& g, const DefectCanvas& c, const torch::Tensor& clean, bool large) {
   const Point mid = c.pick(0.5);
   const double length = (large ? r.uniform(40, 56) : r.uniform(16, 26)) * c.scale;
-  const double angle = r.uniform(0, kSynthPi), widest = (large ? 3.2 : 2.0) * c.scale;
+  const double angle = r.uniform(0, kSynthPi), widest = (large ? 4.5 : 2.0) * c.scale;
   const double bend = r.uniform(-0.12, 0.12) * length;
   const double dx = std::cos(angle), dy = std::sin(angle);
   const auto along = ((g.x - mid.x) * dx + (g.y - mid.y) * dy) / length + 0.5;  // 0..1 over the cut
@@ -255,7 +255,7 @@ Defect draw_cut(SampleRandom& r, const Grid& g, const DefectCanvas& c, const tor
 
 // A dark pit with a lighter rim.
 Defect draw_hole(SampleRandom& r, const Grid& g, const DefectCanvas& c, const torch::Tensor& clean, bool large) {
-  const double radius = (large ? r.uniform(8, 11) : r.uniform(3.5, 5.5)) * c.scale;
+  const double radius = (large ? r.uniform(10, 14) : r.uniform(3.5, 5.5)) * c.scale;
   const auto rho = blob_radius(r, g, c.pick(0.5), radius, 0.25);
   const auto pit = 0.04 + 0.06 * r.noise({g.x.size(0), g.x.size(1)});
   return {rho <= 1, torch::where((rho < 0.68).unsqueeze(0), pit.unsqueeze(0).expand_as(clean), clean * 0.4 + 0.5)};
@@ -269,7 +269,7 @@ Defect draw_print(SampleRandom& r, const Grid& g, const DefectCanvas& c, const t
                                       {0.92f, 0.78f, 0.10f},
                                       {0.62f, 0.12f, 0.72f}};
   const auto& rgb = palette[std::min(4, static_cast<int>(r.uniform() * 5))];
-  const double radius = (large ? r.uniform(11, 16) : r.uniform(5, 7.5)) * c.scale;
+  const double radius = (large ? r.uniform(14, 19) : r.uniform(5, 7.5)) * c.scale;
   const auto rho = blob_radius(r, g, c.pick(0.45), radius, 0.45);
   const auto colour = torch::tensor({rgb[0], rgb[1], rgb[2]}).view({3, 1, 1});
   return {rho <= 1, colour * (0.55 + 0.45 * luma(clean)).unsqueeze(0)};
@@ -324,7 +324,7 @@ AnomalySample bite_out(SampleRandom& r, const Grid& g, const NutGeometry& n, con
                        const torch::Tensor& shell, const torch::Tensor& clean_float, bool large) {
   const double side = static_cast<double>(g.x.size(0)), scale = side / 128.0;
   const double angle = r.uniform(0, 2 * kSynthPi);
-  const double radius = (large ? r.uniform(15, 20) : r.uniform(7, 10)) * scale;
+  const double radius = (large ? r.uniform(16, 22) : r.uniform(7, 10)) * scale;
   const auto rho = blob_radius(r, g, object_to_image(p, 0.97 * std::cos(angle), 0.97 * std::sin(angle)), radius, 0.2);
   const auto bite = ((rho - 1.0) * -radius + 0.5).clamp(0.0, 1.0);  // the bite's antialiased share
   const auto bitten = to_uint8_image(composite(shell, n.coverage * (1 - bite), nut_background(g.x.size(0))));

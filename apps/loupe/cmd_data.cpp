@@ -10,6 +10,7 @@
 #include "loupe/core/error.h"
 #include "loupe/core/option_checks.h"
 #include "loupe/core/output_dir.h"
+#include "loupe/core/progress.h"
 #include "loupe/data/anomaly_synth.h"
 
 namespace loupe::cli {
@@ -21,6 +22,36 @@ struct DataCommand {
   Runner run;
 };
 
+struct AnomaliesFlags {
+  std::string out = "loupe-data/anomalies", photos;
+  int64_t seed = 0;  // signed, so that "--seed -1" is caught rather than wrapped
+  AnomalySynthOptions o;
+};
+
+void run_anomalies(AnomaliesFlags& f) {
+  check_count("--seed", f.seed, 0, kNoLimit);
+  check_count("--size", f.o.size, 32, 1024);
+  check_count("--train-images", f.o.train_images, 1, 100000);
+  check_count("--test-good", f.o.test_good, 0, 100000);
+  check_count("--test-defective", f.o.test_defective, 0, 100000);
+  std::set<std::string> seen;
+  for (const auto& c : f.o.categories)
+    LOUPE_CHECK(seen.insert(c).second, "--categories: category '", c, "' is listed twice");
+  f.o.seed = static_cast<uint64_t>(f.seed);
+  check_anomaly_synth_options(f.o);
+  // Photos are read before the folder is opened: a missing photo leaves nothing behind.
+  std::vector<AnomalySource> sources;
+  for (const auto& c : f.o.categories) sources.push_back(load_anomaly_source(c, f.photos));
+  const OutputDir folder(f.out, OutputDirOptions().set_final_files({}).set_subfolders(f.o.categories));
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& source : sources) write_anomaly_category(folder.path(), source, f.o);
+  for (const auto& c : f.o.categories)
+    std::cout << (folder.path() / c).string() << ": " << f.o.train_images << " train, " << f.o.test_good
+              << " good test, " << f.o.test_defective << " defective test images ("
+              << join_names(anomaly_defect_kinds(c)) << "), " << f.o.size << "x" << f.o.size << "\n";
+  std::cout << "written in " << static_cast<int64_t>(seconds_since(started) + 0.5) << " s\n";
+}
+
 DataCommand add_anomalies_command(CLI::App& data) {
   auto* cmd = data.add_subcommand(
       "anomalies",
@@ -31,12 +62,7 @@ DataCommand add_anomalies_command(CLI::App& data) {
       "Texture categories need scikit-image's photos (scripts/fetch_photos.sh, LOUPE_PHOTOS=DIR or --photos DIR).\n"
       "Examples:\n  loupe data anomalies --out anomaly-data\n"
       "  loupe data anomalies --out anomaly-data --categories hazelnut --size 256 --seed 3");
-  struct Flags {
-    std::string out = "loupe-data/anomalies", photos;
-    int64_t seed = 0;  // signed, so that "--seed -1" is caught rather than wrapped
-    AnomalySynthOptions o;
-  };
-  auto f = std::make_shared<Flags>();
+  auto f = std::make_shared<AnomaliesFlags>();
   cmd->add_option("--out", f->out, "output folder (one folder per category)")
       ->check(non_empty_path())
       ->capture_default_str();
@@ -55,29 +81,7 @@ DataCommand add_anomalies_command(CLI::App& data) {
   cmd->add_option("--photos", f->photos,
                   "folder holding scikit-image's brick.png, grass.png, gravel.png (default: "
                   "found as for 'loupe study compare')");
-  return {cmd, [f] {
-            check_count("--seed", f->seed, 0, kNoLimit);
-            check_count("--size", f->o.size, 32, 1024);
-            check_count("--train-images", f->o.train_images, 1, 100000);
-            check_count("--test-good", f->o.test_good, 0, 100000);
-            check_count("--test-defective", f->o.test_defective, 0, 100000);
-            std::set<std::string> seen;
-            for (const auto& c : f->o.categories)
-              LOUPE_CHECK(seen.insert(c).second, "--categories: category '", c, "' is listed twice");
-            f->o.seed = static_cast<uint64_t>(f->seed);
-            check_anomaly_synth_options(f->o);
-            // Photos are found before the folder is opened: a missing photo leaves nothing behind.
-            for (const auto& c : f->o.categories) load_anomaly_source(c, f->photos);
-            const OutputDir folder(f->out, OutputDirOptions().set_final_files({}).set_subfolders(f->o.categories));
-            const auto started = std::chrono::steady_clock::now();
-            write_anomaly_dataset(folder.path(), f->o, f->photos);
-            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            for (const auto& c : f->o.categories)
-              std::cout << (folder.path() / c).string() << ": " << f->o.train_images << " train, " << f->o.test_good
-                        << " good test, " << f->o.test_defective << " defective test images ("
-                        << join_names(anomaly_defect_kinds(c)) << "), " << f->o.size << "x" << f->o.size << "\n";
-            std::cout << "written in " << static_cast<int64_t>(seconds + 0.5) << " s\n";
-          }};
+  return {cmd, [f] { run_anomalies(*f); }};
 }
 
 }  // namespace

@@ -168,6 +168,11 @@ TEST(AnomalySynth, BadInputsNameTheirFix) {
   EXPECT_LOUPE_ERROR(write_anomaly_category(dir.path(), tiny, small_options().set_crop_fraction(0.5)),
                      "cannot hold crops");
   EXPECT_TRUE(fs::is_empty(dir.path()));
+  // A dataset with a texture whose photo is missing fails before writing any category.
+  EXPECT_LOUPE_ERROR(
+      write_anomaly_dataset(dir.path(), small_options().set_categories({"hazelnut", "gravel"}), dir.path()),
+      "gravel.png not found in " + dir.path().string());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
   EXPECT_LOUPE_ERROR(render_anomaly_sample(object_source(), {AnomalySplit::train, "crack", 0, false}, small_options()),
                      "test split only");
 }

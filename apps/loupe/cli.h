@@ -36,6 +36,7 @@ Runner add_eval_command(CLI::App& app);
 Runner add_explain_command(CLI::App& app);
 Runner add_study_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
+Runner add_data_command(CLI::App& app);  // `loupe data anomalies` (cmd_data.cpp)
 
 // `loupe study <name>`: each study registers its subcommand on `study` and returns it
 // with its runner; one file per study (cmd_study_<name>.cpp).

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "loupe/cli.h"
+#include "loupe/core/error.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/models/zoo.h"
 #include "loupe/studies/compare_study.h"

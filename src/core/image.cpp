@@ -356,7 +356,7 @@ std::string encode_png(const torch::Tensor& image) {
               " is not a valid PNG size");
   if (chw.is_floating_point()) {
     check_finite(chw, "encode_png: image");
-    chw = chw.to(torch::kFloat32).clamp(0.0, 1.0).mul(255.0f).add_(0.5f).floor_().to(torch::kUInt8);
+    chw = to_uint8_image(chw);
   } else {
     LOUPE_CHECK(chw.scalar_type() == torch::kUInt8, "encode_png: expected float values in [0,1] or uint8, got ",
                 chw.scalar_type());
@@ -382,6 +382,10 @@ void write_png(const fs::path& path, const torch::Tensor& image) {
     fail(path.string(), ": ", e.what());
   }
   write_file_atomic(path, bytes);
+}
+
+torch::Tensor to_uint8_image(const torch::Tensor& unit_float) {
+  return unit_float.to(torch::kFloat32).clamp(0.0, 1.0).mul(255.0f).add_(0.5f).floor_().to(torch::kUInt8);
 }
 
 torch::Tensor resize_image(const torch::Tensor& image, int64_t height, int64_t width) {

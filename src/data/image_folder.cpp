@@ -23,10 +23,6 @@ bool is_hidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
-torch::Tensor to_uint8(const torch::Tensor& unit_float) {
-  return unit_float.clamp(0.0, 1.0).mul(255.0f).add_(0.5f).floor_().to(torch::kUInt8);
-}
-
 }  // namespace
 
 std::vector<fs::path> list_images(const fs::path& path_or_folder) {
@@ -80,7 +76,7 @@ TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& 
                   "x", img.size(1), " (WxH) differs from ", files.front().first.string(), "'s ", first.size(2), "x",
                   first.size(1), "; set the image folder size option to resize every image");
     }
-    images.push_back(to_uint8(img));
+    images.push_back(to_uint8_image(img));
     labels.push_back(label);
     progress.advance();
   }

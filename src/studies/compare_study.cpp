@@ -101,22 +101,6 @@ void check_compare_options(const CompareStudyOptions& o) {
 
 }  // namespace
 
-fs::path find_skimage_photos() {
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("LOUPE_PHOTOS")) candidates.emplace_back(env);
-  candidates.emplace_back("/usr/lib/python3/dist-packages/skimage/data");
-  candidates.emplace_back(fs::current_path() / "data" / "skimage");
-  std::error_code ec;
-  const auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(exe.parent_path() / "data" / "skimage");
-    candidates.push_back(exe.parent_path().parent_path() / "data" / "skimage");
-  }
-  for (const auto& dir : candidates)
-    if (fs::exists(dir / "astronaut.png", ec)) return dir;
-  return {};
-}
-
 PhotoSet load_photos(const fs::path& dir, int64_t size, bool skimage_groups) {
   LOUPE_CHECK(size >= 8, "photo size ", size, ": expected at least 8 pixels");
   PhotoSet set;

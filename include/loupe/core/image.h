@@ -22,6 +22,10 @@ std::string encode_png(const torch::Tensor& image);
 // Writes encode_png(image) atomically.
 void write_png(const fs::path& path, const torch::Tensor& image);
 
+// Float values in [0,1] (clamped) → uint8 0..255, rounded to nearest: how write_png stores
+// pixels, so a uint8 image written and read back is unchanged.
+torch::Tensor to_uint8_image(const torch::Tensor& unit_float);
+
 // Resizes float [C,H,W] to [C,height,width]: area averaging when no side grows
 // (antialiased, like PIL's and torchvision's antialias=True downsizing), bilinear with
 // align_corners = false otherwise; values clamped to [0,1].

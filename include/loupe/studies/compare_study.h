@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "loupe/data/photos.h"  // find_skimage_photos, which the study uses
 #include "loupe/studies/study.h"
 
 namespace loupe {
@@ -42,9 +43,6 @@ struct PhotoSet {
   std::vector<torch::Tensor> originals;  // each photo as read, RGB [3,h,w] (before cropping)
 };
 
-// The folder holding scikit-image's photos: $LOUPE_PHOTOS, python3-skimage's data folder,
-// or data/skimage below the current folder or the executable's parent; empty if none.
-fs::path find_skimage_photos();
 // scikit-image's photos with their groups (those present in `dir`), or every PNG/JPEG of a
 // user folder (subfolders name the groups). Gray photos become RGB; transparent pixels
 // become white. An empty folder is a loupe::Error.

@@ -59,7 +59,7 @@ uint64_t sample_seed(const std::string& category, const AnomalySampleSpec& spec,
   return splitmix64(state);
 }
 
-torch::Tensor luma(const torch::Tensor& rgb) { return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]; }
+torch::Tensor luminance(const torch::Tensor& rgb) { return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]; }
 
 // ---- geometry on the pixel grid (pixel centres at i + 0.5) ----
 
@@ -273,7 +273,7 @@ Defect draw_print(SampleRandom& r, const Grid& g, const DefectCanvas& c, const t
   const double radius = (large ? r.uniform(14, 19) : r.uniform(5, 7.5)) * c.scale;
   const auto rho = blob_radius(r, g, c.pick(0.45), radius, 0.45);
   const auto colour = torch::tensor({rgb[0], rgb[1], rgb[2]}).view({3, 1, 1});
-  return {rho <= 1, colour * (0.55 + 0.45 * luma(clean)).unsqueeze(0)};
+  return {rho <= 1, colour * (0.55 + 0.45 * luminance(clean)).unsqueeze(0)};
 }
 
 using DrawDefect = Defect (*)(SampleRandom&, const Grid&, const DefectCanvas&, const torch::Tensor&, bool);

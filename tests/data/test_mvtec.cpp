@@ -10,7 +10,7 @@
 namespace loupe {
 namespace {
 
-torch::Tensor solid(int64_t c, int64_t h, int64_t w, int value) { return torch::full({c, h, w}, value, torch::kUInt8); }
+torch::Tensor solid_u8(int64_t c, int64_t h, int64_t w, int value) { return torch::full({c, h, w}, value, torch::kUInt8); }
 
 // A 40x40 mask (0 or 255) with the square [10,20) x [10,20) set.
 torch::Tensor square_mask() {
@@ -22,11 +22,11 @@ torch::Tensor square_mask() {
 // A small hand-made category: two train images, one good and two "scratch" test images.
 fs::path write_tiny_category(const fs::path& root) {
   const auto dir = root / "tiny";
-  write_png(dir / "train" / "good" / "001.png", solid(3, 40, 40, 10));
-  write_png(dir / "train" / "good" / "000.png", solid(1, 40, 40, 20));  // gray
-  write_png(dir / "test" / "good" / "000.png", solid(3, 40, 40, 30));
-  write_png(dir / "test" / "scratch" / "000.png", solid(3, 40, 40, 40));
-  write_png(dir / "test" / "scratch" / "001.png", solid(3, 40, 40, 50));
+  write_png(dir / "train" / "good" / "001.png", solid_u8(3, 40, 40, 10));
+  write_png(dir / "train" / "good" / "000.png", solid_u8(1, 40, 40, 20));  // gray
+  write_png(dir / "test" / "good" / "000.png", solid_u8(3, 40, 40, 30));
+  write_png(dir / "test" / "scratch" / "000.png", solid_u8(3, 40, 40, 40));
+  write_png(dir / "test" / "scratch" / "001.png", solid_u8(3, 40, 40, 50));
   write_png(dir / "ground_truth" / "scratch" / "000_mask.png", square_mask());
   write_png(dir / "ground_truth" / "scratch" / "001_mask.png", square_mask());
   return dir;
@@ -85,11 +85,11 @@ TEST(Mvtec, ReadsInSortedOrderResizesAndMakesGrayRgb) {
   EXPECT_EQ(category.train.kind_names, (std::vector<std::string>{"good", "scratch"}));
   ASSERT_EQ(category.train.size(), 2);
   EXPECT_EQ(category.train.files[0].filename(), "000.png");
-  EXPECT_TRUE(torch::equal(category.train.images[0], solid(3, 80, 80, 20)));  // gray → RGB, resized
-  EXPECT_TRUE(torch::equal(category.train.images[1], solid(3, 80, 80, 10)));
+  EXPECT_TRUE(torch::equal(category.train.images[0], solid_u8(3, 80, 80, 20)));  // gray → RGB, resized
+  EXPECT_TRUE(torch::equal(category.train.images[1], solid_u8(3, 80, 80, 10)));
   ASSERT_EQ(category.test.size(), 3);
   EXPECT_TRUE(torch::equal(category.test.kinds, torch::tensor({0, 1, 1}, torch::kLong)));
-  EXPECT_TRUE(torch::equal(category.test.images[2], solid(3, 80, 80, 50)));
+  EXPECT_TRUE(torch::equal(category.test.images[2], solid_u8(3, 80, 80, 50)));
   EXPECT_EQ(category.test.masks[1].sum().item<int64_t>(), 20 * 20);
   EXPECT_EQ(category.test.masks[0].sum().item<int64_t>(), 0);
 }
@@ -102,9 +102,9 @@ TEST(Mvtec, BadLayoutsNameTheFileAndWhatWasExpected) {
   EXPECT_LOUPE_ERROR(load_mvtec_category(tiny), "001_mask.png");
   EXPECT_LOUPE_ERROR(load_mvtec_category(tiny), (tiny / "test" / "scratch" / "001.png").string());
   // A mask of another aspect ratio (a mask twice the image's size is fine).
-  write_png(tiny / "ground_truth" / "scratch" / "001_mask.png", solid(1, 80, 80, 255));
+  write_png(tiny / "ground_truth" / "scratch" / "001_mask.png", solid_u8(1, 80, 80, 255));
   EXPECT_NO_THROW(load_mvtec_category(tiny));
-  write_png(tiny / "ground_truth" / "scratch" / "001_mask.png", solid(1, 40, 20, 255));
+  write_png(tiny / "ground_truth" / "scratch" / "001_mask.png", solid_u8(1, 40, 20, 255));
   EXPECT_LOUPE_ERROR(load_mvtec_category(tiny), "001_mask.png: mask of 20x40");
   // An unreadable image.
   write_file_atomic(tiny / "test" / "scratch" / "001.png", "not a png");

@@ -5,6 +5,7 @@
 #include "explain/perturbation_test_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/kernel_shap.h"
+#include "loupe/explain/target.h"
 
 namespace loupe {
 namespace {
@@ -43,7 +44,40 @@ torch::Tensor brute_force_shapley(TappedModel& net, const torch::Tensor& x, cons
   return phi.to(torch::kFloat);
 }
 
+// An "autoencoder" whose output is always the same reconstruction r [C,H,W], whatever
+// the input: its reconstruction error on a perturbed copy is known in closed form.
+class FixedReconstruction : public TappedModel {
+ public:
+  explicit FixedReconstruction(torch::Tensor r) : r_(std::move(r)) {
+    add_stage("reconstruction", [this](const torch::Tensor& x) { return x * 0 + r_; });
+  }
+  std::string default_cam_tap() const override { return "reconstruction"; }
+  std::string arch() const override { return "fixed_reconstruction"; }
+
+ private:
+  torch::Tensor r_;
+};
+
 }  // namespace
+
+TEST(KernelShap, ReplacementByTheReconstructionGivesEachSegmentsError) {
+  // Workflow 4's explanation: hidden superpixels take the reconstruction's pixels. With
+  // a model that always outputs r, the reconstruction error of a copy keeping segments z
+  // is Σ_s z_s e_s / P (e_s = Σ over segment s and channels of (x − r)², P = C·H·W):
+  // linear, so its Shapley values are exactly e_s / P; the paper's f = MSE(x − ξx) is
+  // Σ_s (1 − z_s) e_s / P, with values −e_s / P.
+  torch::manual_seed(9);
+  const auto labels = grid_labels(4, 2);  // 4 segments of 2x2
+  const auto x = torch::rand({1, 3, 4, 4}), r = torch::rand({3, 4, 4});
+  FixedReconstruction model(r);
+  auto o = shap_options(labels);
+  o.perturbation.set_masker(Masker::kReplacement).set_replacement(r);
+  const auto e = testing::segment_sums((x[0] - r).pow(2).sum(0), labels, 4) / 48;
+  const auto error = KernelShap(o).explain(model, x, reconstruction_error());
+  EXPECT_TRUE(torch::allclose(error.weights[0], e, 1e-5, 1e-6)) << error.weights << e;
+  const auto literal = KernelShap(o).explain(model, x, input_difference(x));
+  EXPECT_TRUE(torch::allclose(literal.weights[0], -e, 1e-5, 1e-6)) << literal.weights << e;
+}
 
 TEST(KernelShap, ExactEnumerationEqualsBruteForceShapley) {
   torch::manual_seed(7);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "loupe/core/choices.h"
 #include "loupe/core/error.h"
 
 namespace loupe {
@@ -60,10 +61,7 @@ double fpr_threshold(const torch::Tensor& reference_normal_scores, double target
 std::vector<std::string> threshold_rule_names() { return {"gap", "percentile", "fpr"}; }
 
 ThresholdRule parse_threshold_rule(const std::string& text, const std::string& what) {
-  const auto names = threshold_rule_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (text == names[i]) return static_cast<ThresholdRule>(i);
-  fail(what, " ", text, ": expected one of ", join_names(names));
+  return static_cast<ThresholdRule>(choice_index(text, threshold_rule_names(), what));
 }
 
 std::string threshold_rule_name(ThresholdRule rule) { return threshold_rule_names().at(static_cast<size_t>(rule)); }

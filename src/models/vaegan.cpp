@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "loupe/core/choices.h"
 #include "loupe/core/error.h"
 
 namespace loupe {
@@ -37,22 +38,14 @@ nn::Sequential decoder_block(int64_t in, int64_t out) {
 
 }  // namespace
 
+std::vector<std::string> reconstruction_kind_names() { return {"vaegan", "vae", "ae"}; }
+
 std::string reconstruction_kind_name(ReconstructionKind kind) {
-  switch (kind) {
-    case ReconstructionKind::kVaeGan:
-      return "vaegan";
-    case ReconstructionKind::kVae:
-      return "vae";
-    case ReconstructionKind::kAe:
-      return "ae";
-  }
-  return "?";
+  return reconstruction_kind_names().at(static_cast<size_t>(kind));
 }
 
 ReconstructionKind parse_reconstruction_kind(const std::string& name) {
-  for (auto kind : {ReconstructionKind::kVaeGan, ReconstructionKind::kVae, ReconstructionKind::kAe})
-    if (reconstruction_kind_name(kind) == name) return kind;
-  fail("reconstruction model '", name, "' is unknown; expected vaegan, vae or ae");
+  return static_cast<ReconstructionKind>(choice_index(name, reconstruction_kind_names(), "reconstruction model"));
 }
 
 void check_spec(const VaeGanSpec& spec) {

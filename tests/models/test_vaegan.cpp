@@ -88,7 +88,7 @@ TEST(VaeGan, CheckpointRoundTripAndRefusals) {
   EXPECT_LOUPE_ERROR(load_vae(path), "expected a vae_conv64 VAE");
   EXPECT_LOUPE_ERROR(
       vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"gan","channels":3,"size":64,"latents":8})", "file y"),
-      "reconstruction model 'gan' is unknown");
+      "reconstruction model 'gan': expected one of vaegan, vae, ae");
   EXPECT_LOUPE_ERROR(
       vaegan_spec_from_json(R"({"arch":"vaegan_conv","kind":"ae","channels":3,"size":100,"latents":8})", "file z"),
       "multiple of 32");
@@ -102,7 +102,7 @@ TEST(VaeGan, BadInputIsAnError) {
   EXPECT_LOUPE_ERROR(d->forward(torch::rand({1, 1, 64, 64})), "discriminator input images");
   EXPECT_LOUPE_ERROR(check_spec(VaeGanSpec().set_channels(2)), "channels 2");
   EXPECT_LOUPE_ERROR(check_spec(VaeGanSpec().set_latents(0)), "latents 0");
-  EXPECT_LOUPE_ERROR(parse_reconstruction_kind("gan"), "expected vaegan, vae or ae");
+  EXPECT_LOUPE_ERROR(parse_reconstruction_kind("gan"), "expected one of vaegan, vae, ae");
 }
 
 }  // namespace loupe

@@ -33,7 +33,8 @@ enum class ReconstructionKind {
   kVae,     // the same encoder/decoder, no discriminator
   kAe,      // deterministic: z = mu, no KL, no discriminator
 };
-// "vaegan" / "vae" / "ae"; other text is a loupe::Error listing them.
+// "vaegan" / "vae" / "ae" (in enum order); other text is a loupe::Error listing them.
+std::vector<std::string> reconstruction_kind_names();
 std::string reconstruction_kind_name(ReconstructionKind kind);
 ReconstructionKind parse_reconstruction_kind(const std::string& name);
 

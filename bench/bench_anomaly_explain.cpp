@@ -8,7 +8,6 @@
 // on them. Usage: loupe_bench_anomaly_explain [--device auto|cpu|cuda] [--size 128] [--samples 5000]
 #include <torch/torch.h>
 
-#include <cstring>
 #include <iomanip>
 #include <iostream>
 
@@ -20,16 +19,10 @@
 #include "loupe/models/vaegan.h"
 
 int main(int argc, char** argv) {
-  std::string device_name = "cpu";
-  int64_t size = 128, samples = 5000, batch = 64;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--device"))
-      device_name = argv[++i];
-    else if (!std::strcmp(argv[i], "--size"))
-      size = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--samples"))
-      samples = std::atoll(argv[++i]);
-  }
+  namespace bench = loupe::bench;
+  const std::string device_name = bench::flag(argc, argv, "--device", "cpu");
+  const int64_t size = bench::flag(argc, argv, "--size", int64_t{128});
+  const int64_t samples = bench::flag(argc, argv, "--samples", int64_t{5000}), batch = 64;
   loupe::init_threads();
   const auto device = loupe::resolve_device(device_name);
   torch::manual_seed(0);

@@ -6,7 +6,6 @@
 // Usage: loupe_bench_reconstruction [--device auto|cpu|cuda] [--repeats N] [--batch B]
 #include <torch/torch.h>
 
-#include <cstring>
 #include <iomanip>
 #include <iostream>
 
@@ -18,17 +17,10 @@
 #include "loupe/train/vaegan_objective.h"
 
 int main(int argc, char** argv) {
-  std::string device_name = "cpu";
-  int repeats = 5;
-  int64_t batch = 16;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--device"))
-      device_name = argv[++i];
-    else if (!std::strcmp(argv[i], "--repeats"))
-      repeats = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--batch"))
-      batch = std::atoll(argv[++i]);
-  }
+  namespace bench = loupe::bench;
+  const std::string device_name = bench::flag(argc, argv, "--device", "cpu");
+  const int repeats = static_cast<int>(bench::flag(argc, argv, "--repeats", int64_t{5}));
+  const int64_t batch = bench::flag(argc, argv, "--batch", int64_t{16});
   loupe::init_threads();
   const auto device = loupe::resolve_device(device_name);
   std::cout << "device " << device.str() << ", " << torch::get_num_threads() << " threads, batch " << batch << ", "

@@ -1,10 +1,12 @@
-// Wall-clock timing shared by the bench programs: seconds per call after one warm-up,
-// with CUDA work synchronised so GPU time is counted.
+// What the bench programs share: wall-clock seconds per call after one warm-up (CUDA work
+// synchronised so GPU time is counted), and "--name value" flags read from the command line.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstring>
+#include <string>
 
 namespace loupe::bench {
 
@@ -21,6 +23,17 @@ double seconds_per_call(F&& f, torch::Device device, int repeats) {
   for (int i = 0; i < repeats; ++i) f();
   sync(device);
   return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
+}
+
+// The text after `--name` on the command line, or `fallback` when it is absent.
+inline std::string flag(int argc, char** argv, const char* name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (!std::strcmp(argv[i], name)) return argv[i + 1];
+  return fallback;
+}
+inline int64_t flag(int argc, char** argv, const char* name, int64_t fallback) {
+  const std::string text = flag(argc, argv, name, std::string());
+  return text.empty() ? fallback : std::stoll(text);
 }
 
 }  // namespace loupe::bench

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "loupe/core/error.h"
 #include "loupe/models/checkpoint.h"
@@ -22,6 +24,15 @@ torch::Tensor bce_to(const torch::Tensor& logits, double label) {
   return F::binary_cross_entropy_with_logits(logits, torch::full_like(logits, label));
 }
 
+// Logs batch means as per-image sums over n images, with one device-to-host copy for all.
+void log_batch_means(StepLog& log, const std::vector<std::pair<const char*, torch::Tensor>>& terms, double n) {
+  std::vector<torch::Tensor> values;
+  for (const auto& term : terms) values.push_back(term.second.detach().to(torch::kDouble));
+  const auto host = torch::stack(values).cpu();
+  const auto* v = host.data_ptr<double>();
+  for (size_t i = 0; i < terms.size(); ++i) log.add(terms[i].first, v[i] * n, n);
+}
+
 }  // namespace
 
 VaeGanObjective::VaeGanObjective(VaeGanImpl& model, VaeGanDiscriminatorImpl* discriminator)
@@ -38,10 +49,11 @@ void VaeGanObjective::step(const Batch& batch, const TrainContext& /*ctx*/, cons
   const auto out = model_.forward_train(x);
   const auto reconstruction = reconstruction_loss(out.logits, x, Likelihood::kBernoulli).mean();
   auto loss = reconstruction;
+  std::vector<std::pair<const char*, torch::Tensor>> terms = {{"reconstruction", reconstruction}};
   if (model_.spec().kind != ReconstructionKind::kAe) {
     const auto kl = kl_per_dimension(out.mu, out.logvar).sum();
     loss = loss + kl;
-    log.add("kl", kl.item<double>() * n, n);
+    terms.emplace_back("kl", kl);
   }
   torch::Tensor recon_images, d_real;
   if (gan) {
@@ -51,13 +63,12 @@ void VaeGanObjective::step(const Batch& batch, const TrainContext& /*ctx*/, cons
     const auto disc_loss = (bce_to(d_real, 0) + bce_to(d_fake, 1)).detach();
     const auto generator = (bce_to(d_fake, 0) - disc_loss).clamp_min(kGeneratorFloor);
     loss = loss + generator;
-    log.add("generator", generator.item<double>() * n, n);
+    terms.emplace_back("generator", generator);
   }
-  const double value = loss.item<double>();
-  log.add("loss", value * n, n);
-  log.add("reconstruction", reconstruction.item<double>() * n, n);
+  terms.emplace_back("loss", loss);
+  log_batch_means(log, terms, n);
   // A diverged loss is reported by the trainer, before anything is stepped.
-  if (!std::isfinite(value)) return;
+  if (!std::isfinite(log.value("loss"))) return;
 
   auto& autoencoder = optimizers.get(kAutoencoderModule);
   autoencoder.zero_grad();
@@ -74,10 +85,10 @@ void VaeGanObjective::step(const Batch& batch, const TrainContext& /*ctx*/, cons
   const auto d_loss = bce_to(real, 0) + bce_to(fake, 1);
   d_loss.backward();
   discriminator.step();
-  log.add("discriminator", d_loss.item<double>() * n, n);
   // D's output is P(reconstruction): its mean on real images and on reconstructions.
-  log.add("d_real", torch::sigmoid(real).sum().item<double>(), n);
-  log.add("d_fake", torch::sigmoid(fake).sum().item<double>(), n);
+  log_batch_means(
+      log,
+      {{"discriminator", d_loss}, {"d_real", torch::sigmoid(real).mean()}, {"d_fake", torch::sigmoid(fake).mean()}}, n);
 }
 
 std::string VaeGanObjective::progress(const RecordAccumulator& record) const {

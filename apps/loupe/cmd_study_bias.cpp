@@ -12,7 +12,7 @@
 namespace loupe::cli {
 
 StudyCommand add_study_bias(CLI::App& study) {
-  auto* bias = study.add_subcommand("bias", studies().front().description);
+  auto* bias = study.add_subcommand("bias", study_entry("bias").description);
   bias->footer(
       "Examples:\n  loupe study bias --out bias-report\n"
       "  loupe study bias --preset paper --device cuda --out bias-paper\n"

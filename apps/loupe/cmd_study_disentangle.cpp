@@ -11,10 +11,7 @@
 namespace loupe::cli {
 
 StudyCommand add_study_disentangle(CLI::App& study) {
-  std::string description;
-  for (const auto& s : studies())
-    if (s.name == "disentangle") description = s.description;
-  auto* cmd = study.add_subcommand("disentangle", description);
+  auto* cmd = study.add_subcommand("disentangle", study_entry("disentangle").description);
   cmd->footer(
       "Examples:\n  loupe study disentangle --out dis-report\n"
       "  loupe study disentangle --objective beta_vae --beta 4 --latents 10 --out dis-beta\n"

@@ -11,18 +11,8 @@
 
 namespace loupe::cli {
 
-namespace {
-
-const StudyEntry& outliers_entry() {
-  for (const auto& s : studies())
-    if (s.name == "outliers") return s;
-  fail("study 'outliers' is not registered");
-}
-
-}  // namespace
-
 StudyCommand add_study_outliers(CLI::App& study) {
-  auto* cmd = study.add_subcommand("outliers", outliers_entry().description);
+  auto* cmd = study.add_subcommand("outliers", study_entry("outliers").description);
   cmd->footer(
       "Examples:\n  loupe study outliers --out outliers-report\n"
       "  loupe study outliers --normal 'wall_hue=green,shape=sphere' --normals 300 --outliers 20\n"

@@ -343,6 +343,25 @@ torch::Tensor overlay_heatmap(const torch::Tensor& image, const torch::Tensor& h
   return rgb * static_cast<float>(1.0 - alpha) + colours * static_cast<float>(alpha);
 }
 
+torch::Tensor draw_outline(const torch::Tensor& image, const torch::Tensor& mask, std::vector<float> rgb) {
+  const auto out = as_rgb(image, "draw_outline: image").clone();
+  LOUPE_CHECK(mask.defined() && mask.dim() == 2 && mask.size(0) == out.size(1) && mask.size(1) == out.size(2),
+              "draw_outline: expected a mask [", out.size(1), ",", out.size(2), "] like the image, got ",
+              mask.defined() ? mask.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(rgb.size() == 3, "draw_outline: expected 3 colour values, got ", rgb.size());
+  const auto inside = mask.to(out.device()).ne(0);
+  // A pixel is interior when it and its four neighbours are inside (the border counts as outside).
+  const auto padded = F::pad(inside.to(torch::kFloat32).unsqueeze(0).unsqueeze(0), F::PadFuncOptions({1, 1, 1, 1}));
+  const auto p = padded[0][0];
+  const int64_t h = inside.size(0), w = inside.size(1);
+  const auto interior = p.slice(0, 1, h + 1).slice(1, 1, w + 1) * p.slice(0, 0, h).slice(1, 1, w + 1) *
+                        p.slice(0, 2, h + 2).slice(1, 1, w + 1) * p.slice(0, 1, h + 1).slice(1, 0, w) *
+                        p.slice(0, 1, h + 1).slice(1, 2, w + 2);
+  const auto edge = inside & interior.eq(0);
+  for (int64_t c = 0; c < 3; ++c) out[c].masked_fill_(edge, rgb[static_cast<size_t>(c)]);
+  return out;
+}
+
 torch::Tensor colorbar(int64_t height, int64_t width, Colormap map) {
   LOUPE_CHECK(height >= 2 && width >= 1, "colorbar: size ", height, "x", width,
               " too small; expected height >= 2 and width >= 1");

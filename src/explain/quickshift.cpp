@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "explain/segmentation_detail.h"
+#include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/segmentation.h"
 
@@ -30,6 +31,8 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   LOUPE_CHECK(options.max_dist >= 0, "quickshift: expected max_dist >= 0, got ", options.max_dist);
   LOUPE_CHECK(options.ratio >= 0 && options.ratio <= 1, "quickshift: expected ratio in [0,1], got ", options.ratio);
   LOUPE_CHECK(options.sigma >= 0, "quickshift: expected sigma >= 0, got ", options.sigma);
+  LOUPE_CHECK(options.tie_jitter >= 0 && std::isfinite(options.tie_jitter),
+              "quickshift: expected tie_jitter >= 0 (skimage uses 1e-5), got ", options.tie_jitter);
   torch::NoGradGuard no_grad;
   const auto rgb = detail::checked_rgb(image, "quickshift");
   const int64_t h = rgb.size(1), w = rgb.size(2), n = h * w;
@@ -73,6 +76,11 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   // broken by pixel index (higher wins) instead of scikit-image's random jitter, so the
   // result is deterministic on every device: pixels are ranked by (density, index).
   const auto index = torch::arange(n, features.options().dtype(torch::kLong)).view({h, w});
+  if (options.tie_jitter > 0) {  // as skimage: noise on the densities, here from a seeded CPU generator
+    auto gen = make_generator(options.seed);
+    const auto noise = torch::randn({h, w}, gen, torch::TensorOptions().dtype(torch::kDouble));
+    density = density.to(torch::kDouble) + noise.mul(options.tie_jitter).to(density.device());
+  }
   const auto order = std::get<1>(density.reshape(-1).sort(c10::optional<bool>(true), 0));
   const auto rank = torch::empty_like(index).view(-1).index_put_({order}, index.view(-1)).view({h, w});
   const auto rank_near = window(torch::constant_pad_nd(rank, {radius, radius, radius, radius}, -1));
@@ -96,6 +104,34 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   }
   // Trees may link across other trees' pixels; split them into 4-connected segments.
   return connected_segments(parent.view({h, w}));
+}
+
+}  // namespace loupe
+
+namespace loupe {
+
+torch::Tensor quickshift_near(const torch::Tensor& image, int64_t wanted, QuickshiftOptions options,
+                              int64_t iterations) {
+  LOUPE_CHECK(wanted >= 1, "quickshift_near: expected at least 1 segment wanted, got ", wanted);
+  LOUPE_CHECK(iterations >= 1, "quickshift_near: expected at least 1 iteration, got ", iterations);
+  // The segment count falls as the kernel grows (fewer density modes); bisect log σ.
+  double lo = std::log(0.5), hi = std::log(8.0);
+  torch::Tensor best;
+  int64_t best_gap = std::numeric_limits<int64_t>::max();
+  for (int64_t i = 0; i < iterations; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    options.kernel_size = std::exp(mid);
+    auto labels = quickshift(image, options);
+    const int64_t count = labels.max().item<int64_t>() + 1;
+    const int64_t gap = std::abs(count - wanted);
+    if (gap < best_gap || (gap == best_gap && count <= wanted)) {
+      best_gap = gap;
+      best = labels;
+    }
+    if (count == wanted) break;
+    (count > wanted ? lo : hi) = mid;
+  }
+  return best;
 }
 
 }  // namespace loupe

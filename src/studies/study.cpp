@@ -1,6 +1,8 @@
 #include "loupe/studies/study.h"
 
 #include "loupe/core/error.h"
+#include "loupe/data/anomaly_synth.h"
+#include "loupe/studies/anomaly.h"
 #include "loupe/studies/bias.h"
 #include "loupe/studies/compare_study.h"
 #include "loupe/studies/disentangle.h"
@@ -53,8 +55,26 @@ const std::vector<StudyEntry>& studies() {
          return run_outliers_study(o);
        },
        {}},
+      {"anomaly",
+       "Anomaly detection on MVTec-layout parts (built-in hazelnut): a VAE-GAN, anomaly maps, τ*, pixel AUROC/PRO, "
+       "and LIME/SHAP explanations checked against the defect masks",
+       [](const StudyCommon& common, const EarlierStudies&) {
+         AnomalyStudyOptions o;
+         o.common = common;
+         return run_anomaly_study(o);
+       },
+       {}},
   };
   return entries;
+}
+
+const StudyEntry& study_entry(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& s : studies()) {
+    if (s.name == name) return s;
+    names.push_back(s.name);
+  }
+  fail("study '", name, "': expected one of ", join_names(names));
 }
 
 }  // namespace loupe

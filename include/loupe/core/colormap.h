@@ -23,6 +23,11 @@ torch::Tensor apply_colormap(const torch::Tensor& values, Colormap map, double l
 torch::Tensor overlay_heatmap(const torch::Tensor& image, const torch::Tensor& heat, double alpha = 0.5,
                               Colormap map = Colormap::jet);
 
+// The image [C,H,W] (C = 1 or 3, in [0,1]) as RGB with the outline of `mask` (bool or 0/1
+// [H,W]) painted in `rgb`: the mask's pixels that touch (4-neighbourhood) a pixel outside
+// it or the image border. A mask thinner than three pixels is all outline.
+torch::Tensor draw_outline(const torch::Tensor& image, const torch::Tensor& mask, std::vector<float> rgb = {1.f, 0.f, 0.f});
+
 // A vertical colour bar [3,height,width] with the low value at the bottom.
 torch::Tensor colorbar(int64_t height, int64_t width, Colormap map);
 

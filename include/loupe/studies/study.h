@@ -38,5 +38,7 @@ struct StudyEntry {
 };
 
 const std::vector<StudyEntry>& studies();
+// The registered study of that name; an unknown name is a loupe::Error listing them.
+const StudyEntry& study_entry(const std::string& name);
 
 }  // namespace loupe

@@ -250,4 +250,21 @@ TEST(Grid, ExampleRendersToPng) {
 }
 
 }  // namespace
+TEST(DrawOutline, PaintsTheMaskPixelsThatTouchTheOutsideOrTheBorder) {
+  auto mask = torch::zeros({5, 6}, torch::kBool);
+  mask.slice(0, 1, 4).slice(1, 1, 4).fill_(true);  // a 3x3 block: all but its centre is outline
+  mask[0][5] = true;                               // a pixel on the image border
+  const auto out = draw_outline(torch::zeros({1, 5, 6}), mask, {1.f, 0.5f, 0.25f});
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, 5, 6}));
+  auto expected = mask.clone();
+  expected[2][2] = false;
+  EXPECT_TRUE(torch::equal(out[0].gt(0), expected));
+  EXPECT_TRUE(torch::equal(out[1], expected.to(torch::kFloat) * 0.5f));
+  EXPECT_TRUE(torch::equal(out[2], expected.to(torch::kFloat) * 0.25f));
+  // A 5x6 block filling the image is outline only along the border.
+  const auto full = draw_outline(torch::zeros({3, 5, 6}), torch::ones({5, 6}, torch::kBool));
+  EXPECT_EQ(full[0].sum().item<double>(), 5 * 6 - 3 * 4);
+  EXPECT_THROW(draw_outline(torch::zeros({3, 5, 6}), torch::ones({5, 5}, torch::kBool)), Error);
+}
+
 }  // namespace loupe

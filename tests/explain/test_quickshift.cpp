@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "explain/segmentation_checks.h"
+#include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/segmentation.h"
 
@@ -14,6 +15,14 @@ namespace {
 // scikit-image's quickshift written as its loops (density, nearest higher-density
 // neighbour, max_dist cut, root following), with ties broken by pixel index as ours.
 torch::Tensor quickshift_loops(const torch::Tensor& image, const QuickshiftOptions& o) {
+  // skimage's tie-breaking noise on the densities, drawn as quickshift draws it.
+  const auto jitter =
+      o.tie_jitter > 0 ? (torch::randn({image.size(1), image.size(2)}, make_generator(o.seed),
+                                       torch::TensorOptions().dtype(torch::kDouble)) *
+                          o.tie_jitter)
+                             .contiguous()
+                       : torch::zeros({image.size(1), image.size(2)}, torch::kDouble);
+  const auto noise = jitter.accessor<double, 2>();
   const auto f = (rgb_to_lab(image.to(torch::kDouble)) * o.ratio).contiguous();
   const int64_t h = f.size(1), w = f.size(2), r = static_cast<int64_t>(std::ceil(3 * o.kernel_size));
   auto a = f.accessor<double, 3>();
@@ -28,6 +37,8 @@ torch::Tensor quickshift_loops(const torch::Tensor& image, const QuickshiftOptio
       for (int64_t v = std::max<int64_t>(0, y - r); v < std::min(h, y + r + 1); ++v)
         for (int64_t u = std::max<int64_t>(0, x - r); u < std::min(w, x + r + 1); ++u)
           density[y * w + x] += std::exp(-0.5 * dist2(y, x, v, u) / (o.kernel_size * o.kernel_size));
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) density[y * w + x] += noise[y][x];
   std::vector<int64_t> parent(h * w);
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
@@ -83,6 +94,38 @@ TEST(Quickshift, CoversTexturedImageDeterministically) {
   EXPECT_TRUE(torch::equal(labels, quickshift(image)));
   // A smaller kernel finds more modes.
   EXPECT_GT(testing::expect_dense_connected(quickshift(image, QuickshiftOptions().set_kernel_size(2))), k);
+}
+
+TEST(Quickshift, TieJitterSplitsAFlatRegionAsSkimageDoes) {
+  const auto flat = torch::full({3, 24, 24}, 0.3, torch::kDouble);
+  // Ties by index chain a flat region into one segment; skimage's noise leaves a root
+  // wherever the noise peaks within a window, so window-sized segments.
+  EXPECT_EQ(quickshift(flat, QuickshiftOptions().set_kernel_size(1)).max().item<int64_t>(), 0);
+  const auto o = QuickshiftOptions().set_kernel_size(1).set_tie_jitter(1e-5).set_seed(3);
+  const auto labels = quickshift(flat, o);
+  EXPECT_GT(testing::expect_dense_connected(labels), 10);
+  EXPECT_TRUE(torch::equal(labels, quickshift_loops(flat, o)));
+  EXPECT_TRUE(torch::equal(labels, quickshift(flat, o)));
+  EXPECT_FALSE(torch::equal(labels, quickshift(flat, QuickshiftOptions(o).set_seed(4))));
+  // On a textured image the loop reference with the same noise agrees too.
+  const auto image = testing::textured_image(18, 21, 5).to(torch::kDouble);
+  const auto t = QuickshiftOptions().set_kernel_size(1.5).set_max_dist(6).set_ratio(0.5).set_tie_jitter(1e-5);
+  EXPECT_TRUE(torch::equal(quickshift(image, t), quickshift_loops(image, t)));
+  EXPECT_THROW(quickshift(flat, QuickshiftOptions().set_tie_jitter(-1)), Error);
+}
+
+TEST(QuickshiftNear, ComesCloserToTheWantedCountThanTheFixedKernel) {
+  const auto image = testing::textured_image(48, 40, 1);
+  const int64_t fixed = quickshift(image).max().item<int64_t>() + 1;  // LIME's kernel 4
+  int64_t previous = 0;
+  for (const int64_t wanted : {int64_t{4}, int64_t{40}, int64_t{150}}) {
+    const auto labels = quickshift_near(image, wanted);
+    const int64_t k = testing::expect_dense_connected(labels);
+    EXPECT_LE(std::abs(k - wanted), std::abs(fixed - wanted)) << wanted;
+    EXPECT_GT(k, previous) << wanted;  // more wanted, more given
+    previous = k;
+  }
+  EXPECT_THROW(quickshift_near(image, 0), Error);
 }
 
 TEST(Quickshift, RejectsBadOptions) {

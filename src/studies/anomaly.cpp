@@ -331,14 +331,14 @@ SetupResult run_setup(const AnomalyStudyOptions& o, const AnomalyStudySettings& 
     const auto attr = explainer->explain(model, image, explain_target(o, image.to(o.common.device)));
     maps.push_back(attr.maps[0].to(torch::kFloat));
     evaluations += attr.model_evaluations;
-    features.push_back(spec.segments.defined() ? spec.segments[i].max().item<int64_t>() + 1 : attr.model_evaluations);
+    if (spec.segments.defined()) features.push_back(spec.segments[i].max().item<int64_t>() + 1);
     progress.advance(1);
   }
   progress.finish();
   r.seconds_per_image = seconds_since(started) / static_cast<double>(k);
   r.evaluations_per_image = evaluations / k;
   r.maps = torch::stack(maps);
-  r.features = torch::tensor(features, torch::kLong);
+  if (!features.empty()) r.features = torch::tensor(features, torch::kLong);
   r.jaccard = optimal_jaccard(r.maps, masks);
   return r;
 }

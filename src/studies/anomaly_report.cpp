@@ -409,7 +409,8 @@ void add_explanation_section(report::Report& r, const Results& x) {
   std::vector<std::vector<json>> timing;
   for (const auto& s : e.setups) {
     const auto j = s.jaccard.jaccard;
-    timing.push_back({s.title, study::to_doubles(s.features.to(torch::kDouble).mean())[0], s.evaluations_per_image,
+    timing.push_back({s.title, s.features.defined() ? json(s.features.to(torch::kDouble).mean().item<double>()) : json("-"),
+                      s.evaluations_per_image,
                       s.seconds_per_image, nan_mean(j), j.isfinite().any().item<bool>() ? json(j.nanmedian().item<double>()) : json("-")});
   }
   const auto base = e.baseline.jaccard.index_select(0, e.positions);
@@ -577,7 +578,7 @@ void add_metrics(report::Report& r, const Results& x) {
     r.metric(key + ".theta", numbers_or_null(s.jaccard.threshold));
     r.metric(key + ".mask_size", study::to_int64s(s.jaccard.mask_size));
     r.metric(key + ".mean_jaccard", number_or_null(nan_mean(s.jaccard.jaccard)));
-    r.metric(key + ".features", study::to_int64s(s.features));
+    if (s.features.defined()) r.metric(key + ".superpixels", study::to_int64s(s.features));
     r.metric(key + ".evaluations_per_image", s.evaluations_per_image);
     r.metric(key + ".seconds_per_image", s.seconds_per_image);
   }

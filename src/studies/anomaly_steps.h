@@ -79,7 +79,7 @@ struct SetupResult {
   torch::Tensor maps;      // float [K,S,S]: raw explanation values (signed)
   OptimalJaccard jaccard;
   torch::Tensor segments;  // int64 [K,S,S] (LIME), undefined for Partition SHAP
-  torch::Tensor features;  // int64 [K]: superpixels (LIME) or model evaluations (SHAP)
+  torch::Tensor features;  // int64 [K]: superpixels per image (LIME); undefined for Partition SHAP
   double seconds_per_image = 0;
   int64_t evaluations_per_image = 0;
 };

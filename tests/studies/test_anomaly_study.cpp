@@ -119,8 +119,8 @@ TEST(AnomalyStudy, TinyRunOnMvtecFolderHasConsistentMetrics) {
     EXPECT_EQ(s["evaluations_per_image"].get<int64_t>(), 40) << setup;
   }
   // S2's superpixels are S1's split along the mask: never fewer.
-  const auto f1 = m["explained"]["s1"]["features"].get<std::vector<int64_t>>();
-  const auto f2 = m["explained"]["s2"]["features"].get<std::vector<int64_t>>();
+  const auto f1 = m["explained"]["s1"]["superpixels"].get<std::vector<int64_t>>();
+  const auto f2 = m["explained"]["s2"]["superpixels"].get<std::vector<int64_t>>();
   for (size_t i = 0; i < f1.size(); ++i) EXPECT_GE(f2[i], f1[i]);
   // Good samples have no mask, so no J*; defective ones have one.
   const auto& baseline = m["baseline"]["jaccard"];

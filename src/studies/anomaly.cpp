@@ -252,6 +252,23 @@ Detection detect(const AnomalyStudyOptions& o, const Data& data, const Scores& s
   return d;
 }
 
+std::vector<ScoreComparison> compare_scores(const AnomalyStudyOptions& o, const Data& data, const Scores& scores,
+                                            const Detection& detection) {
+  std::vector<ScoreComparison> out;
+  for (const auto score : {AnomalyScore::kMax, AnomalyScore::kTopK, AnomalyScore::kSsim}) {
+    const auto options = AnomalyScoreOptions(o.score).set_score(score);
+    const auto alpha = score == o.score.score ? scores.alpha : anomaly_scores(data.test, scores.reconstructions, options);
+    const auto tau = gmean_threshold(alpha.index_select(0, detection.calibration),
+                                     data.anomalous.index_select(0, detection.calibration))
+                         .threshold;
+    const auto ev_alpha = alpha.index_select(0, detection.evaluation);
+    const auto ev_truth = data.anomalous.index_select(0, detection.evaluation);
+    const auto c = confusion_at(ev_alpha, ev_truth, tau);
+    out.push_back({score, anomaly_score_name(score), auroc(ev_alpha, ev_truth), tau, ratio(c.tp + c.tn, c.total())});
+  }
+  return out;
+}
+
 Localisation localise(const Data& data, const Scores& scores) {
   Localisation l;
   l.pixel_auroc = pixel_auroc(scores.maps, data.masks);
@@ -397,13 +414,23 @@ report::Report run_anomaly_study(const AnomalyStudyOptions& o) {
   auto model = loaded ? std::move(*loaded) : as::train_model(o, s, data);
   const auto scores = as::score_test_set(o, *model.net, data);
   const auto detection = as::detect(o, data, scores);
+  const auto score_comparison = as::compare_scores(o, data, scores, detection);
   const auto localisation = as::localise(data, scores);
   const auto explanations = as::explain_anomalies(o, s, *model.net, data, scores);
   const auto& s1 = explanations.setups.front();
   const auto wrong = right_for_wrong_reason(scores.alpha.index_select(0, explanations.positions),
                                             detection.threshold.threshold, s1.jaccard.jaccard, o.wrong_reason);
-  const as::Results x{o,           s,           data, model, scores, detection, localisation, explanations,
-                      explanations.positions.index_select(0, wrong), seconds_since(started)};
+  const as::Results x{o,
+                      s,
+                      data,
+                      model,
+                      scores,
+                      detection,
+                      score_comparison,
+                      localisation,
+                      explanations,
+                      explanations.positions.index_select(0, wrong),
+                      seconds_since(started)};
 
   report::Report r("Anomaly detection: " + data.category.name,
                    reconstruction_kind_name(model.net->spec().kind) + " · " + std::to_string(s.size) + "x" +

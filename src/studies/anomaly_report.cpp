@@ -371,6 +371,14 @@ void add_detection_section(report::Report& r, const Results& x) {
   r.table({"Decisions at τ* by kind (good: correct = not flagged; defects: correct = flagged)",
            {"kind", "images", "flagged", "correct", "accuracy"},
            rows});
+  std::vector<std::vector<json>> compared;
+  for (const auto& c : x.score_comparison)
+    compared.push_back({score_description(AnomalyScoreOptions(x.o.score).set_score(c.score)) +
+                            (c.score == x.o.score.score ? " (this report)" : ""),
+                        c.auroc, c.threshold, c.accuracy});
+  r.table({"The same reconstructions under every anomaly score, each at its own τ*",
+           {"anomaly score", "image AUROC", "τ*", "accuracy at τ*"},
+           compared});
   r.text("τ* maximises √(TPR·(1 − FPR)) over the observed scores (" + calibration_description(x) + "); there TPR " +
          fixed(d.threshold.tpr, 3) + ", FPR " + fixed(d.threshold.fpr, 3) + ", criterion " +
          fixed(d.threshold.criterion, 3) + ".");
@@ -566,6 +574,9 @@ void add_metrics(report::Report& r, const Results& x) {
   r.metric("image.confusion_by_kind", by_kind);
   r.metric("image.roc.fpr", study::to_doubles(d.roc.fpr));
   r.metric("image.roc.tpr", study::to_doubles(d.roc.tpr));
+  for (const auto& c : x.score_comparison)
+    r.metric("image.by_score." + c.description,
+             {{"auroc", c.auroc}, {"threshold", c.threshold}, {"accuracy", c.accuracy}});
   r.metric("pixel.auroc", x.localisation.pixel_auroc);
   r.metric("pixel.aupro", x.localisation.aupro);
   r.metric("pixel.regions", x.localisation.regions);

@@ -66,6 +66,16 @@ struct Detection {
 };
 Detection detect(const AnomalyStudyOptions& o, const Data& data, const Scores& scores);
 
+// Every anomaly score on the same reconstructions, each with its own τ* (on the same
+// calibration samples), so the report shows what the choice of α changes.
+struct ScoreComparison {
+  AnomalyScore score;
+  std::string description;
+  double auroc = 0, threshold = 0, accuracy = 0;
+};
+std::vector<ScoreComparison> compare_scores(const AnomalyStudyOptions& o, const Data& data, const Scores& scores,
+                                            const Detection& detection);
+
 struct Localisation {
   double pixel_auroc = 0, aupro = 0;
   ProCurve pro;
@@ -100,6 +110,7 @@ struct Results {
   const Model& model;
   const Scores& scores;
   const Detection& detection;
+  const std::vector<ScoreComparison>& score_comparison;
   const Localisation& localisation;
   const Explanations& explanations;
   torch::Tensor wrong_reason;  // int64 test positions: flagged, J*(S1) below the limit

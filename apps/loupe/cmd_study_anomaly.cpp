@@ -63,7 +63,7 @@ StudyCommand add_study_anomaly(CLI::App& study) {
       ->check(CLI::IsMember(anomaly_explain_target_names()))
       ->capture_default_str();
   cmd->add_option("--explain", f->o.explain,
-                  "defective samples explained, spread over the kinds (preset default: quick 10, paper 0 = all)");
+                  "defective samples explained, spread over the kinds (preset default: quick 6, paper 0 = all)");
   cmd->add_option("--samples", f->o.samples,
                   "LIME samples and Partition SHAP evaluations per image (preset default: quick 1000, paper 5000)");
   cmd->add_option("--segments", f->o.segments, "quickshift superpixels wanted per image (S1, S2)")

@@ -59,7 +59,7 @@ struct AnomalyStudyOptions {
   // it. 0 = choose and evaluate on the whole test set, as the seed did.
   double calibration = 0;
   AnomalyExplainTarget explain_target = AnomalyExplainTarget::kError;
-  std::optional<int64_t> explain;   // anomalous samples explained, spread over defect kinds (quick 10; paper all)
+  std::optional<int64_t> explain;   // anomalous samples explained, spread over defect kinds (quick 6; paper all)
   std::optional<int64_t> samples;   // LIME samples and Partition SHAP evaluations per image (quick 1000; paper 5000)
   int64_t segments = 100;           // S1's quickshift superpixels wanted per image
   double wrong_reason = 0.1;        // a flagged sample whose J* (S1) is below this is "right for the wrong reason"

@@ -1,11 +1,12 @@
 // Ratio benchmark of workflow 4's explanations (never part of the test suite): LIME (S1,
 // about 100 quickshift superpixels as the study makes them, 5000 samples) and Partition
 // SHAP (S3, 5000 evaluations) of the anomaly score of one defective built-in hazelnut,
-// hidden pixels replaced by the image's reconstruction, through a VAE-GAN autoencoder. Prints seconds per image and
-// (model evaluations per second inside the explainer) ÷ (plain batched reconstructions
-// per second), measured in one run; the workflow asks for a ratio >= 0.8 and for far less
-// than the seed's 20 s per image on a laptop. Weights are random: speed does not depend
-// on them. Usage: loupe_bench_anomaly_explain [--device auto|cpu|cuda] [--size 128] [--samples 5000]
+// hidden pixels replaced by the image's reconstruction, through a VAE-GAN autoencoder.
+// Prints seconds per image and (model evaluations per second inside the explainer) ÷
+// (plain batched reconstructions per second), measured in one run; the workflow asks for a
+// ratio >= 0.8 and for far less than the seed's 20 s per image on a laptop. Weights are
+// random: speed does not depend on them. Usage: loupe_bench_anomaly_explain [--device
+// auto|cpu|cuda] [--size 128] [--samples 5000]
 #include <torch/torch.h>
 
 #include <iomanip>

@@ -16,10 +16,10 @@ struct DataRun {
 
 DataRun run_data(std::vector<std::string> args) {
   args.insert(args.begin(), {"data", "anomalies"});
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
   const int code = cli::run_cli(args);
-  return {code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
+  return {code, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
 }
 
 TEST(CliData, AnomaliesWritesTheMvtecLayout) {
@@ -58,9 +58,9 @@ TEST(CliData, UsageErrorsExitTwo) {
   EXPECT_TRUE(test::contains(r.err, "bricks")) << r.err;
   r = run_data({"--out", (dir.path() / "x").string(), "--size", "big"});
   EXPECT_EQ(r.code, 2);
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   EXPECT_EQ(cli::run_cli(std::vector<std::string>{"data"}), 2);
-  EXPECT_TRUE(test::contains(testing::internal::GetCapturedStderr(), "anomalies"));
+  EXPECT_TRUE(test::contains(::testing::internal::GetCapturedStderr(), "anomalies"));
   EXPECT_FALSE(fs::exists(dir.path() / "x"));
 }
 

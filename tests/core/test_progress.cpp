@@ -47,7 +47,7 @@ TEST(Progress, LineShowsBarCountRateEtaAndPostfix) {
 }
 
 TEST(Progress, SilentWhenStdoutIsNotATerminal) {
-  testing::internal::CaptureStdout();  // stdout becomes a file, so not a terminal
+  ::testing::internal::CaptureStdout();  // stdout becomes a file, so not a terminal
   EXPECT_FALSE(Progress::enabled());
   {
     Progress p("train", 100, "img");
@@ -56,7 +56,7 @@ TEST(Progress, SilentWhenStdoutIsNotATerminal) {
     Progress unfinished("eval", 3);  // the destructor finishes it
     unfinished.advance(2);
   }
-  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
 }
 
 // With stdout on a pseudo-terminal the bar is drawn with \r and ends with a newline.

@@ -63,7 +63,9 @@ void print_confusion(const Evaluation& e, const std::vector<std::string>& classe
 
 Runner add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a classifier from the zoo on a named dataset");
-  cmd->footer("Example:\n  loupe train --data coloured-fashion-mnist --model small_cnn --epochs 1 --out lazy.pt");
+  cmd->footer(
+      "Examples:\n  loupe train --data coloured-fashion-mnist --model small_cnn --epochs 1 --out lazy.pt\n"
+      "  loupe train --data coloured-fashion-mnist --objective edge-saliency --lambda 1 --epochs 3 --out edges.pt");
   struct Flags {
     CommonFlags common{"auto", 0, "model.pt"};
     DataFlags data;
@@ -71,6 +73,8 @@ Runner add_train_command(CLI::App& app) {
     double lr = 1e-3;
     int64_t epochs = 1, batch = 128, train_images = 0;
     bool resume = false;
+    std::string objective = "ce";
+    ClassifierLossOptions loss;
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
@@ -84,6 +88,15 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--train-images", f->train_images, "use only the first N training images (0 = all)")
       ->capture_default_str();
   cmd->add_flag("--resume", f->resume, "continue from the checkpoint at --out if it exists");
+  cmd->add_option("--objective", f->objective,
+                  "ce (cross-entropy), focal (CE·(1-p)^gamma), input-grad (CE + lambda·|grad_x CE|^2), edge-saliency "
+                  "(CE + lambda·saliency off the Sobel edges) or occlusion (a random black square per image)")
+      ->check(CLI::IsMember(classifier_loss_names()))
+      ->capture_default_str();
+  cmd->add_option("--gamma", f->loss.focal_gamma, "focal: the exponent gamma")->capture_default_str();
+  cmd->add_option("--lambda", f->loss.lambda, "input-grad, edge-saliency: the penalty weight")->capture_default_str();
+  cmd->add_option("--occlusion-size", f->loss.occlusion_size, "occlusion: side of the black square in pixels")
+      ->capture_default_str();
   add_common_flags(cmd, f->common, "checkpoint file (written atomically after every epoch)");
   return [f] {
     check_common_flags(f->common);
@@ -92,6 +105,10 @@ Runner add_train_command(CLI::App& app) {
     check_count("--epochs", f->epochs, 1, 10000);
     check_count("--batch", f->batch, 1, 65536);
     check_count("--train-images", f->train_images, 0, kNoLimit, "0 = all");
+    f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
+    check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
+    check_real("--lambda", f->loss.lambda, 0, 1e6);
+    check_count("--occlusion-size", f->loss.occlusion_size, 1, 4096);
     const fs::path checkpoint = f->common.out;
     LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
                 ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());
@@ -116,7 +133,7 @@ Runner add_train_command(CLI::App& app) {
     t.seed = seed;
     t.checkpoint = checkpoint;
     t.resume = f->resume;
-    const auto result = train_classifier(*model, spec, *train, splits.validation.get(), t, device);
+    const auto result = train_classifier(*model, spec, *train, splits.validation.get(), t, device, f->loss);
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "

@@ -33,12 +33,21 @@ torch::Tensor run_classifier(TappedModel& model, const torch::Tensor& images) {
 }  // namespace
 
 torch::Tensor CrossEntropyObjective::loss(const Batch& batch, const TrainContext&, StepLog& log) {
-  const torch::Tensor logits = run_classifier(model_, batch.images);
-  const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch.labels);
+  ClassifierLossTerms terms;
+  try {
+    terms = classifier_loss(model_, batch, loss_);
+  } catch (const c10::Error&) {
+    run_classifier(model_, batch.images);  // names the model and the image shape
+    throw;
+  }
   const double b = static_cast<double>(batch.images.size(0));
-  log.add("loss", loss.item<double>() * b, b);
-  log.add("accuracy", static_cast<double>(logits.argmax(1).eq(batch.labels).sum().item<int64_t>()), b);
-  return loss;
+  log.add("loss", terms.loss.item<double>() * b, b);
+  log.add("accuracy", static_cast<double>(terms.logits.argmax(1).eq(batch.labels).sum().item<int64_t>()), b);
+  if (loss_.loss != ClassifierLoss::kCrossEntropy) {
+    log.add("cross_entropy", terms.cross_entropy.item<double>() * b, b);
+    log.add("penalty", terms.penalty.item<double>() * b, b);
+  }
+  return terms.loss;
 }
 
 void CrossEntropyObjective::end_epoch(const TrainContext& ctx, HistoryRecord& record) {
@@ -57,14 +66,15 @@ std::string CrossEntropyObjective::progress(const RecordAccumulator& record) con
 }
 
 TrainResult train_classifier(TappedModel& model, const ModelSpec& spec, const Dataset& train, const Dataset* val,
-                             const TrainOptions& options, torch::Device device) {
+                             const TrainOptions& options, torch::Device device, const ClassifierLossOptions& loss) {
   check_train_options(options);
+  check_classifier_loss_options(loss);
   LOUPE_CHECK(model.arch() == spec.arch, "train: the model is a ", model.arch(), " but its spec says ", spec.arch);
   check_classifier_data("training", train, spec);
   if (val) check_classifier_data("validation", *val, spec);
   model.to(device);
   const auto optimizer = make_optimizer(model.parameters(), options.optimizer);
-  CrossEntropyObjective objective(model, val, std::max<int64_t>(options.batch_size, 256));
+  CrossEntropyObjective objective(model, val, std::max<int64_t>(options.batch_size, 256), loss);
   return loupe::train({{{kClassifierModule, &model, spec_json(spec)}}, {{kClassifierModule, optimizer.get()}}}, train,
                objective, TrainOptions(options).set_min_batch(std::min<int64_t>(2, options.batch_size)), device);
 }

@@ -90,12 +90,17 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", f->resume, "continue from the checkpoint at --out if it exists");
   cmd->add_option("--objective", f->objective,
                   "ce (cross-entropy), focal (CE·(1-p)^gamma), input-grad (CE + lambda·|grad_x CE|^2), edge-saliency "
-                  "(CE + lambda·saliency off the Sobel edges) or occlusion (a random black square per image)")
+                  "(CE + lambda·saliency off the Sobel edges), occlusion (a random black square per image) or "
+                  "adversarial (CE on L-inf PGD examples)")
       ->check(CLI::IsMember(classifier_loss_names()))
       ->capture_default_str();
   cmd->add_option("--gamma", f->loss.focal_gamma, "focal: the exponent gamma")->capture_default_str();
   cmd->add_option("--lambda", f->loss.lambda, "input-grad, edge-saliency: the penalty weight")->capture_default_str();
   cmd->add_option("--occlusion-size", f->loss.occlusion_size, "occlusion: side of the black square in pixels")
+      ->capture_default_str();
+  cmd->add_option("--adv-eps", f->loss.adversarial_epsilon, "adversarial: the L-inf radius of the training attack")
+      ->capture_default_str();
+  cmd->add_option("--adv-steps", f->loss.adversarial_steps, "adversarial: PGD steps of the training attack")
       ->capture_default_str();
   add_common_flags(cmd, f->common, "checkpoint file (written atomically after every epoch)");
   return [f] {
@@ -109,6 +114,8 @@ Runner add_train_command(CLI::App& app) {
     check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
     check_real("--lambda", f->loss.lambda, 0, 1e6);
     check_count("--occlusion-size", f->loss.occlusion_size, 1, 4096);
+    check_real("--adv-eps", f->loss.adversarial_epsilon, 0, 1);
+    check_count("--adv-steps", f->loss.adversarial_steps, 1, 1000);
     const fs::path checkpoint = f->common.out;
     LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
                 ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());

@@ -96,7 +96,7 @@ ChunkResult attack_chunk(TappedModel& model, const torch::Tensor& x0, const torc
   for (int64_t step = 0; step <= max_steps; ++step) {
     auto input = x.detach().requires_grad_(true);
     const auto logits = model.forward(input);
-    done = done | goal_met(logits.detach());
+    if (o.early_stop) done = done | goal_met(logits.detach());
     const auto active = done.logical_not() & step_counts.gt(step);
     if (step == max_steps || !active.any().item<bool>()) break;
     const auto loss = F::cross_entropy(logits, classes, F::CrossEntropyFuncOptions().reduction(torch::kSum));

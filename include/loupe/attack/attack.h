@@ -40,6 +40,7 @@ struct AttackOptions {
   int64_t steps = 0;                    // 0 = the method's default (above)
   double step_size = 0;                 // α; 0 = the method's default (above)
   double goal = 0.9;                    // targeted: stop a row once p(target) >= goal, in (0,1]
+  bool early_stop = true;               // false: every row takes every step (adversarial training)
   bool random_start = true;             // PGD only
   uint64_t seed = 0;                    // PGD's random start
   int64_t batch_size = 256;             // rows per forward/backward pass
@@ -50,6 +51,7 @@ struct AttackOptions {
   AttackOptions& set_steps(int64_t v) { steps = v; return *this; }
   AttackOptions& set_step_size(double v) { step_size = v; return *this; }
   AttackOptions& set_goal(double v) { goal = v; return *this; }
+  AttackOptions& set_early_stop(bool v) { early_stop = v; return *this; }
   AttackOptions& set_random_start(bool v) { random_start = v; return *this; }
   AttackOptions& set_seed(uint64_t v) { seed = v; return *this; }
   AttackOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }

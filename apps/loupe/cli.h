@@ -34,6 +34,7 @@ using Runner = std::function<void()>;
 Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_explain_command(CLI::App& app);
+Runner add_attack_command(CLI::App& app);  // `loupe attack` (cmd_attack.cpp)
 Runner add_study_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
 Runner add_data_command(CLI::App& app);  // `loupe data anomalies` (cmd_data.cpp)

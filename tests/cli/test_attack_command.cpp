@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_helpers.h"
 #include "loupe/cli.h"
 #include "loupe/core/fs.h"
 #include "loupe/core/image.h"
@@ -17,34 +18,13 @@
 namespace loupe {
 namespace {
 
-struct AttackRun {
-  int code;
-  std::string out, err;
-};
-
-AttackRun run_attack_command(std::vector<std::string> args) {
-  args.insert(args.begin(), "attack");
-  ::testing::internal::CaptureStdout();
-  ::testing::internal::CaptureStderr();
-  const int code = cli::run_cli(args);
-  return {code, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
-}
-
-void write_attack_model_and_images(const fs::path& dir) {
-  torch::manual_seed(0);
-  const ModelSpec spec{"small_cnn", 3, 10};
-  auto model = make_model(spec);
-  save_checkpoint(dir / "m.pt", {{kClassifierModule, model.get(), spec_json(spec)}}, {}, {});
-  fs::create_directories(dir / "imgs");
-  write_png(dir / "imgs" / "a.png", torch::rand({3, 28, 28}));
-  write_png(dir / "imgs" / "b.png", torch::rand({3, 28, 28}));
-}
+test::CliRun run_attack_command(std::vector<std::string> args) { return test::run_command("attack", std::move(args)); }
 
 }  // namespace
 
 TEST(CliAttack, EveryTargetWritesImagesAndConsistentMetrics) {
   test::TempDir dir;
-  write_attack_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto out = dir.path() / "out";
   const auto r = run_attack_command({"--checkpoint", (dir.path() / "m.pt").string(), "--images",
                                      (dir.path() / "imgs").string(), "--target", "all", "--eps", "0.1", "--goal",
@@ -77,7 +57,7 @@ TEST(CliAttack, EveryTargetWritesImagesAndConsistentMetrics) {
 
 TEST(CliAttack, BadInputFailsWithOneLineAndNoOutput) {
   test::TempDir dir;
-  write_attack_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto ckpt = (dir.path() / "m.pt").string();
   const auto imgs = (dir.path() / "imgs").string();
   const auto out = dir.path() / "out";

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_helpers.h"
 #include "loupe/cli.h"
 #include "loupe/core/fs.h"
 #include "loupe/core/image.h"
@@ -16,35 +17,13 @@
 namespace loupe {
 namespace {
 
-struct ExplainRun {
-  int code;
-  std::string out, err;
-};
-
-ExplainRun run_explain(std::vector<std::string> args) {
-  args.insert(args.begin(), "explain");
-  ::testing::internal::CaptureStdout();
-  ::testing::internal::CaptureStderr();
-  const int code = cli::run_cli(args);
-  return {code, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
-}
-
-// A random small CNN checkpoint and two 28x28 RGB images.
-void write_model_and_images(const fs::path& dir) {
-  torch::manual_seed(0);
-  const ModelSpec spec{"small_cnn", 3, 10};
-  auto model = make_model(spec);
-  save_checkpoint(dir / "m.pt", {{kClassifierModule, model.get(), spec_json(spec)}}, {}, {});
-  fs::create_directories(dir / "imgs");
-  write_png(dir / "imgs" / "a.png", torch::rand({3, 28, 28}));
-  write_png(dir / "imgs" / "b.png", torch::rand({3, 28, 28}));
-}
+test::CliRun run_explain(std::vector<std::string> args) { return test::run_command("explain", std::move(args)); }
 
 }  // namespace
 
 TEST(CliExplain, SeveralMethodsWriteReportIouAndNpyMaps) {
   test::TempDir dir;
-  write_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto out = dir.path() / "out";
   auto r = run_explain({"--methods",      "gradcam,occlusion",
                         "--methods",      "lime",
@@ -86,7 +65,7 @@ TEST(CliExplain, SeveralMethodsWriteReportIouAndNpyMaps) {
 
 TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
   test::TempDir dir;
-  write_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto ckpt = (dir.path() / "m.pt").string();
   const auto imgs = (dir.path() / "imgs").string();
   const auto out = dir.path() / "out";
@@ -118,7 +97,7 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
 // A run that fails half-way leaves no earlier run's report beside its own files.
 TEST(CliExplain, AFailedRunLeavesNoEarlierReportBehind) {
   test::TempDir dir;
-  write_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto out = dir.path() / "out";
   write_file_atomic(out / "report.html", "an earlier run's complete-looking report");
   write_file_atomic(out / "metrics.json", "{}");
@@ -135,7 +114,7 @@ TEST(CliExplain, AFailedRunLeavesNoEarlierReportBehind) {
 
 TEST(CliExplain, RefusesToWriteThroughASymlinkInsideOut) {
   test::TempDir dir;
-  write_model_and_images(dir.path());
+  test::write_small_cnn_and_images(dir.path());
   const auto out = dir.path() / "out", elsewhere = dir.path() / "elsewhere";
   fs::create_directories(out);
   fs::create_directories(elsewhere);

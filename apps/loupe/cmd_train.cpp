@@ -13,6 +13,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
 #include "loupe/train/classifier.h"
+#include "loupe/train/jtt.h"
 
 namespace loupe::cli {
 namespace {
@@ -61,6 +62,17 @@ void print_confusion(const Evaluation& e, const std::vector<std::string>& classe
 
 }  // namespace
 
+namespace {
+
+// The losses of train/classifier_losses.h, then the procedures (jtt).
+std::vector<std::string> train_objective_names() {
+  auto names = classifier_loss_names();
+  names.push_back("jtt");
+  return names;
+}
+
+}  // namespace
+
 Runner add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a classifier from the zoo on a named dataset");
   cmd->footer(
@@ -75,6 +87,7 @@ Runner add_train_command(CLI::App& app) {
     bool resume = false;
     std::string objective = "ce";
     ClassifierLossOptions loss;
+    JttOptions jtt;
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
@@ -91,12 +104,17 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--objective", f->objective,
                   "ce (cross-entropy), focal (CE·(1-p)^gamma), input-grad (CE + lambda·|grad_x CE|^2), edge-saliency "
                   "(CE + lambda·saliency off the Sobel edges), occlusion (a random black square per image) or "
-                  "adversarial (CE on L-inf PGD examples)")
-      ->check(CLI::IsMember(classifier_loss_names()))
+                  "adversarial (CE on L-inf PGD examples), or jtt (Just Train Twice: retrain with the images a "
+                  "first model misclassifies up-weighted)")
+      ->check(CLI::IsMember(train_objective_names()))
       ->capture_default_str();
   cmd->add_option("--gamma", f->loss.focal_gamma, "focal: the exponent gamma")->capture_default_str();
   cmd->add_option("--lambda", f->loss.lambda, "input-grad, edge-saliency: the penalty weight")->capture_default_str();
   cmd->add_option("--occlusion-size", f->loss.occlusion_size, "occlusion: side of the black square in pixels")
+      ->capture_default_str();
+  cmd->add_option("--jtt-epochs", f->jtt.identification_epochs, "jtt: epochs of the identification model")
+      ->capture_default_str();
+  cmd->add_option("--upweight", f->jtt.upweight, "jtt: copies of each misclassified training image per epoch")
       ->capture_default_str();
   cmd->add_option("--adv-eps", f->loss.adversarial_epsilon, "adversarial: the L-inf radius of the training attack")
       ->capture_default_str();
@@ -110,7 +128,10 @@ Runner add_train_command(CLI::App& app) {
     check_count("--epochs", f->epochs, 1, 10000);
     check_count("--batch", f->batch, 1, 65536);
     check_count("--train-images", f->train_images, 0, kNoLimit, "0 = all");
-    f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
+    const bool jtt = f->objective == "jtt";
+    if (!jtt) f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
+    check_count("--jtt-epochs", f->jtt.identification_epochs, 1, 10000);
+    check_count("--upweight", f->jtt.upweight, 1, 100000);
     check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
     check_real("--lambda", f->loss.lambda, 0, 1e6);
     check_count("--occlusion-size", f->loss.occlusion_size, 1, 4096);
@@ -140,7 +161,8 @@ Runner add_train_command(CLI::App& app) {
     t.seed = seed;
     t.checkpoint = checkpoint;
     t.resume = f->resume;
-    const auto result = train_classifier(*model, spec, *train, splits.validation.get(), t, device, f->loss);
+    const auto result = jtt ? train_jtt(*model, spec, *train, splits.validation.get(), t, device, f->jtt).final_run
+                            : train_classifier(*model, spec, *train, splits.validation.get(), t, device, f->loss);
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "

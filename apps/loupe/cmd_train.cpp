@@ -14,6 +14,7 @@
 #include "loupe/report/report.h"
 #include "loupe/train/classifier.h"
 #include "loupe/train/jtt.h"
+#include "loupe/train/lff.h"
 
 namespace loupe::cli {
 namespace {
@@ -68,6 +69,7 @@ namespace {
 std::vector<std::string> train_objective_names() {
   auto names = classifier_loss_names();
   names.push_back("jtt");
+  names.push_back("lff");
   return names;
 }
 
@@ -88,6 +90,7 @@ Runner add_train_command(CLI::App& app) {
     std::string objective = "ce";
     ClassifierLossOptions loss;
     JttOptions jtt;
+    LffOptions lff;
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
@@ -105,7 +108,8 @@ Runner add_train_command(CLI::App& app) {
                   "ce (cross-entropy), focal (CE·(1-p)^gamma), input-grad (CE + lambda·|grad_x CE|^2), edge-saliency "
                   "(CE + lambda·saliency off the Sobel edges), occlusion (a random black square per image) or "
                   "adversarial (CE on L-inf PGD examples), or jtt (Just Train Twice: retrain with the images a "
-                  "first model misclassifies up-weighted)")
+                  "first model misclassifies up-weighted) or lff (Learning from Failure: a biased model trained "
+                  "with generalised CE weights the debiased model's samples)")
       ->check(CLI::IsMember(train_objective_names()))
       ->capture_default_str();
   cmd->add_option("--gamma", f->loss.focal_gamma, "focal: the exponent gamma")->capture_default_str();
@@ -115,6 +119,8 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--jtt-epochs", f->jtt.identification_epochs, "jtt: epochs of the identification model")
       ->capture_default_str();
   cmd->add_option("--upweight", f->jtt.upweight, "jtt: copies of each misclassified training image per epoch")
+      ->capture_default_str();
+  cmd->add_option("--lff-q", f->lff.q, "lff: exponent q of the biased model's generalised cross-entropy")
       ->capture_default_str();
   cmd->add_option("--adv-eps", f->loss.adversarial_epsilon, "adversarial: the L-inf radius of the training attack")
       ->capture_default_str();
@@ -128,8 +134,9 @@ Runner add_train_command(CLI::App& app) {
     check_count("--epochs", f->epochs, 1, 10000);
     check_count("--batch", f->batch, 1, 65536);
     check_count("--train-images", f->train_images, 0, kNoLimit, "0 = all");
-    const bool jtt = f->objective == "jtt";
-    if (!jtt) f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
+    const bool jtt = f->objective == "jtt", lff = f->objective == "lff";
+    if (!jtt && !lff) f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
+    check_real("--lff-q", f->lff.q, 1e-6, 1, "GCE's exponent");
     check_count("--jtt-epochs", f->jtt.identification_epochs, 1, 10000);
     check_count("--upweight", f->jtt.upweight, 1, 100000);
     check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
@@ -161,8 +168,10 @@ Runner add_train_command(CLI::App& app) {
     t.seed = seed;
     t.checkpoint = checkpoint;
     t.resume = f->resume;
-    const auto result = jtt ? train_jtt(*model, spec, *train, splits.validation.get(), t, device, f->jtt).final_run
-                            : train_classifier(*model, spec, *train, splits.validation.get(), t, device, f->loss);
+    const auto* val = splits.validation.get();
+    const auto result = jtt   ? train_jtt(*model, spec, *train, val, t, device, f->jtt).final_run
+                        : lff ? train_lff(*model, spec, *train, val, t, device, f->lff).run
+                              : train_classifier(*model, spec, *train, val, t, device, f->loss);
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "

@@ -121,8 +121,9 @@ TrainResult train(const TrainSetup& setup, const Dataset& data, Objective& objec
       for (const auto& m : setup.modules) m.module->train();
     }
     const auto step_start = Clock::now();
-    const Batch cpu = data.get(order.slice(0, within * bs, std::min(n, (within + 1) * bs)));
-    const Batch batch{cpu.images.to(device), cpu.labels.to(device)};
+    const auto indices = order.slice(0, within * bs, std::min(n, (within + 1) * bs));
+    const Batch cpu = data.get(indices);
+    const Batch batch{cpu.images.to(device), cpu.labels.to(device), indices.to(device)};
     TrainContext ctx{device, step, epoch + 1, epochs, 0};
     StepLog log;
     objective.step(batch, ctx, optimizers, log);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "error_matchers.h"
+#include "train/noise_classes.h"
 #include "explain/toy_models.h"
 #include "loupe/core/device.h"
 #include "loupe/models/zoo.h"
@@ -130,11 +131,7 @@ TEST(OcclusionAugmentation, OneBlackSquarePerImageInside) {
 
 TEST(ClassifierLosses, EveryObjectiveTrainsASmallCnnAndLogsItsPenalty) {
   // Dark vs bright noise, 1x10x10: each objective runs the one training loop for an epoch.
-  auto gen = make_generator(2);
-  const auto labels = torch::arange(32, torch::kLong) % 2;
-  const auto images = (torch::randint(0, 101, {32, 1, 10, 10}, gen, torch::kLong) + 155 * labels.view({32, 1, 1, 1}))
-                          .to(torch::kUInt8);
-  const TensorDataset data(images, labels, {"dark", "bright"});
+  const auto data = test::dark_and_bright_noise(32, 2);
   const ModelSpec spec{"small_cnn", 1, 2};
   for (const auto& name : classifier_loss_names()) {
     torch::manual_seed(0);

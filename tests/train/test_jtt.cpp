@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "error_matchers.h"
+#include "train/noise_classes.h"
 #include "loupe/core/device.h"
 #include "loupe/models/zoo.h"
 #include "loupe/train/classifier.h"
@@ -12,14 +13,11 @@ namespace loupe {
 TEST(Jtt, TheErrorSetIsWhatTheFirstModelMissesAndIsUpsampled) {
   // Dark vs bright noise with a quarter of the labels flipped: an identification model
   // trained one epoch misclassifies (at least) many of the flipped images.
-  auto gen = make_generator(3);
   const int64_t n = 64;
-  const auto truth = torch::arange(n, torch::kLong) % 2;
-  const auto images =
-      (torch::randint(0, 101, {n, 1, 10, 10}, gen, torch::kLong) + 155 * truth.view({n, 1, 1, 1})).to(torch::kUInt8);
-  auto labels = truth.clone();
+  const auto noise = test::dark_and_bright_noise(n, 3);
+  auto labels = noise.labels().clone();
   labels.slice(0, 0, 16) = 1 - labels.slice(0, 0, 16);
-  const TensorDataset data(images, labels, {"dark", "bright"});
+  const TensorDataset data(noise.images_u8(), labels, {"dark", "bright"});
   const ModelSpec spec{"small_cnn", 1, 2};
   torch::manual_seed(0);
   auto model = make_model(spec);

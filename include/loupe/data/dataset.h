@@ -13,6 +13,9 @@ namespace loupe {
 struct Batch {
   torch::Tensor images;  // float [B,C,H,W] in [0,1], CPU
   torch::Tensor labels;  // int64 [B], CPU
+  // int64 [B]: each sample's position in the dataset, set by the training loop for
+  // objectives that keep per-sample state (LfF's loss averages); may be undefined.
+  torch::Tensor indices{};
 };
 
 class Dataset {

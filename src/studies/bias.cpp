@@ -17,6 +17,7 @@
 #include "loupe/explain/gradcam.h"
 #include "loupe/metrics/classification.h"
 #include "loupe/models/checkpoint.h"
+#include "loupe/studies/shortcut.h"
 #include "loupe/studies/toolkit.h"
 #include "loupe/train/classifier.h"
 
@@ -67,33 +68,18 @@ int64_t epochs_for_steps(int64_t steps, int64_t images, int64_t batch_size) {
   return std::max<int64_t>(1, (steps + per_epoch - 1) / per_epoch);
 }
 
-// The coloured and grayscale splits, each model's training subset.
-struct BiasData {
-  std::vector<std::string> classes;
-  ColouredSplits coloured;
-  GraySplits gray;
-  TensorDataset lazy_train, control_train;
-  std::string base_name;  // "FashionMNIST" or "MNIST"
-};
+using BiasData = ShortcutData;
 
 BiasData load_bias_data(const BiasStudyOptions& o, const BiasStudySettings& s) {
-  const bool mnist = o.base == "mnist";
-  const fs::path dir = o.data_dir.empty() ? fs::path(kFashionMnistDir) : o.data_dir;
-  const auto gray_train = mnist ? load_mnist(o.data_dir, "train") : load_fashion_mnist("train", dir);
-  const auto gray_test = mnist ? load_mnist(o.data_dir, "test") : load_fashion_mnist("test", dir);
-  ColouredOptions copts;
-  copts.bias = o.bias;
-  copts.test_offset = o.test_offset;
-  copts.seed = o.common.seed;
-  auto coloured = make_coloured(gray_train, gray_test, copts);
-  auto gray = make_gray_control(gray_train, gray_test, copts);
-  TensorDataset lazy_train = coloured.train, control_train = gray.train;
-  if (s.train_images > 0 && s.train_images < lazy_train.size())
-    lazy_train = lazy_train.subset(torch::arange(s.train_images, torch::kLong));
-  if (s.control_train_images > 0 && s.control_train_images < control_train.size())
-    control_train = control_train.subset(torch::arange(s.control_train_images, torch::kLong));
-  return {gray_train.class_names(), std::move(coloured), std::move(gray), std::move(lazy_train),
-          std::move(control_train), mnist ? "MNIST" : "FashionMNIST"};
+  ShortcutDataOptions d;
+  d.base = o.base;
+  d.data_dir = o.data_dir;
+  d.bias = o.bias;
+  d.test_offset = o.test_offset;
+  d.seed = o.common.seed;
+  d.train_images = s.train_images;
+  d.control_train_images = s.control_train_images;
+  return load_shortcut_data(d);
 }
 
 struct TrainedModel {
@@ -113,45 +99,6 @@ TrainedModel train_bias_model(const BiasStudyOptions& o, const BiasStudySettings
   t.set_log_steps(true).set_checkpoint(o.common.out / "models" / (who + ".pt")).set_label("train " + who);
   auto run = train_classifier(*model, spec, train, &val, t, o.common.device);
   return {model, std::move(run), epochs};
-}
-
-// probe[a][b] over gray test images of class a tinted with class b's colour: `follows`,
-// the fraction predicted as b; `keeps`, the fraction still predicted as a.
-struct RecolouringProbe {
-  torch::Tensor follows, keeps;  // double [K,K]
-};
-
-// Mean over the off-diagonal cells (a foreign tint).
-double mean_off_diagonal(const torch::Tensor& m) {
-  const int64_t k = m.size(0);
-  return (m.sum().item<double>() - m.diagonal().sum().item<double>()) / static_cast<double>(k * (k - 1));
-}
-
-RecolouringProbe recolouring_probe(TappedModel& model, const TensorDataset& gray_test, int64_t per_class,
-                                   torch::Device device) {
-  const int64_t k = 10;
-  std::vector<int64_t> picked, counts(k, 0);
-  const auto labels = gray_test.labels();
-  for (int64_t i = 0; i < gray_test.size(); ++i) {
-    const int64_t c = labels[i].item<int64_t>();
-    if (counts[c] < per_class) picked.push_back(i), ++counts[c];
-  }
-  const auto idx = torch::tensor(picked, torch::kLong);
-  const auto gray = gray_test.images_u8().index_select(0, idx).narrow(1, 0, 1);
-  const auto true_class = labels.index_select(0, idx);
-  RecolouringProbe probe{torch::zeros({k, k}, torch::kDouble), torch::zeros({k, k}, torch::kDouble)};
-  for (int64_t b = 0; b < k; ++b) {
-    const auto tinted = tint(gray, std::vector<int64_t>(picked.size(), b)).to(torch::kFloat).div_(255.0f);
-    const auto pred = study::predict_classes(model, tinted, device, 512);
-    for (int64_t a = 0; a < k; ++a) {
-      const auto of_a = true_class.eq(a);
-      const double n = of_a.sum().item<double>();
-      if (n == 0) continue;
-      probe.follows[a][b] = (pred.eq(b) & of_a).sum().item<double>() / n;
-      probe.keeps[a][b] = (pred.eq(a) & of_a).sum().item<double>() / n;
-    }
-  }
-  return probe;
 }
 
 // Every number the report and metrics.json show.

@@ -1,0 +1,48 @@
+// The shortcut setting (DESIGN.md workflow 1) that the bias study and the robustness
+// study share: ColouredMNIST-style splits of FashionMNIST or MNIST with a grayscale
+// control, each model's training subset, and the recolouring probe.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "loupe/core/fs.h"
+#include "loupe/data/coloured.h"
+#include "loupe/models/taps.h"
+
+namespace loupe {
+
+struct ShortcutDataOptions {
+  std::string base = "fashion-mnist";  // "fashion-mnist" | "mnist"
+  fs::path data_dir;                   // IDX folder; empty = the Debian FashionMNIST package's
+  double bias = 0.95;                  // fraction of train/validation images in their class colour
+  int64_t test_offset = 5;             // inverted test: class c gets colour (c + offset) mod 10
+  uint64_t seed = 0;
+  int64_t train_images = 0;            // the lazy model's first N coloured training images (0 = all)
+  int64_t control_train_images = 0;    // the control's first N grayscale training images (0 = all)
+};
+
+// The coloured and grayscale splits and each model's training subset.
+struct ShortcutData {
+  std::vector<std::string> classes;
+  ColouredSplits coloured;
+  GraySplits gray;
+  TensorDataset lazy_train, control_train;
+  std::string base_name;  // "FashionMNIST" or "MNIST"
+};
+ShortcutData load_shortcut_data(const ShortcutDataOptions& options);
+
+// probe[a][b] over gray test images of class a tinted with class b's colour: `follows`,
+// the fraction predicted as b; `keeps`, the fraction still predicted as a.
+struct RecolouringProbe {
+  torch::Tensor follows, keeps;  // double [K,K]
+};
+// The first `per_class` gray test images of each class, tinted with every class colour.
+RecolouringProbe recolouring_probe(TappedModel& model, const TensorDataset& gray_test, int64_t per_class,
+                                   torch::Device device);
+// Mean over the off-diagonal cells of a square matrix (a foreign tint).
+double mean_off_diagonal(const torch::Tensor& m);
+
+}  // namespace loupe

@@ -1,0 +1,64 @@
+#include "loupe/studies/shortcut.h"
+
+#include <torch/torch.h>
+
+#include "loupe/data/mnist.h"
+#include "loupe/studies/toolkit.h"
+
+namespace loupe {
+
+ShortcutData load_shortcut_data(const ShortcutDataOptions& o) {
+  const bool mnist = o.base == "mnist";
+  const fs::path dir = o.data_dir.empty() ? fs::path(kFashionMnistDir) : o.data_dir;
+  const auto gray_train = mnist ? load_mnist(o.data_dir, "train") : load_fashion_mnist("train", dir);
+  const auto gray_test = mnist ? load_mnist(o.data_dir, "test") : load_fashion_mnist("test", dir);
+  ColouredOptions copts;
+  copts.bias = o.bias;
+  copts.test_offset = o.test_offset;
+  copts.seed = o.seed;
+  auto coloured = make_coloured(gray_train, gray_test, copts);
+  auto gray = make_gray_control(gray_train, gray_test, copts);
+  TensorDataset lazy_train = coloured.train, control_train = gray.train;
+  if (o.train_images > 0 && o.train_images < lazy_train.size())
+    lazy_train = lazy_train.subset(torch::arange(o.train_images, torch::kLong));
+  if (o.control_train_images > 0 && o.control_train_images < control_train.size())
+    control_train = control_train.subset(torch::arange(o.control_train_images, torch::kLong));
+  return {gray_train.class_names(), std::move(coloured), std::move(gray), std::move(lazy_train),
+          std::move(control_train), mnist ? "MNIST" : "FashionMNIST"};
+}
+
+
+// Mean over the off-diagonal cells (a foreign tint).
+double mean_off_diagonal(const torch::Tensor& m) {
+  const int64_t k = m.size(0);
+  return (m.sum().item<double>() - m.diagonal().sum().item<double>()) / static_cast<double>(k * (k - 1));
+}
+
+RecolouringProbe recolouring_probe(TappedModel& model, const TensorDataset& gray_test, int64_t per_class,
+                                   torch::Device device) {
+  const int64_t k = 10;
+  std::vector<int64_t> picked, counts(k, 0);
+  const auto labels = gray_test.labels();
+  for (int64_t i = 0; i < gray_test.size(); ++i) {
+    const int64_t c = labels[i].item<int64_t>();
+    if (counts[c] < per_class) picked.push_back(i), ++counts[c];
+  }
+  const auto idx = torch::tensor(picked, torch::kLong);
+  const auto gray = gray_test.images_u8().index_select(0, idx).narrow(1, 0, 1);
+  const auto true_class = labels.index_select(0, idx);
+  RecolouringProbe probe{torch::zeros({k, k}, torch::kDouble), torch::zeros({k, k}, torch::kDouble)};
+  for (int64_t b = 0; b < k; ++b) {
+    const auto tinted = tint(gray, std::vector<int64_t>(picked.size(), b)).to(torch::kFloat).div_(255.0f);
+    const auto pred = study::predict_classes(model, tinted, device, 512);
+    for (int64_t a = 0; a < k; ++a) {
+      const auto of_a = true_class.eq(a);
+      const double n = of_a.sum().item<double>();
+      if (n == 0) continue;
+      probe.follows[a][b] = (pred.eq(b) & of_a).sum().item<double>() / n;
+      probe.keeps[a][b] = (pred.eq(a) & of_a).sum().item<double>() / n;
+    }
+  }
+  return probe;
+}
+
+}  // namespace loupe

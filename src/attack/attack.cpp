@@ -89,23 +89,33 @@ ChunkResult attack_chunk(TappedModel& model, const torch::Tensor& x0, const torc
   auto taken = torch::zeros({n}, torch::TensorOptions().dtype(torch::kLong).device(x0.device()));
   auto done = torch::zeros({n}, torch::TensorOptions().dtype(torch::kBool).device(x0.device()));
   const int64_t max_steps = step_counts.numel() > 0 ? step_counts.max().item<int64_t>() : 0;
-  const auto goal_met = [&](const torch::Tensor& logits) {
-    if (targeted) return torch::softmax(logits, 1).gather(1, classes.view({-1, 1})).view(-1).ge(o.goal);
-    return logits.argmax(1).ne(classes);
+  const auto goal_met = [&](const torch::Tensor& logits, const torch::Tensor& cls) {
+    if (targeted) return torch::softmax(logits, 1).gather(1, cls.view({-1, 1})).view(-1).ge(o.goal);
+    return logits.argmax(1).ne(cls);
   };
-  for (int64_t step = 0; step <= max_steps; ++step) {
-    auto input = x.detach().requires_grad_(true);
+  // Each step runs only the rows still moving (not at the goal, steps left), so rows that
+  // stop early cost nothing afterwards; rows never interact, so this changes no result.
+  for (int64_t step = 0; step < max_steps; ++step) {
+    const auto rows = (done.logical_not() & step_counts.gt(step)).nonzero().view(-1);
+    if (rows.size(0) == 0) break;
+    const auto x_rows = x.index_select(0, rows), x0_rows = x0.index_select(0, rows);
+    const auto cls = classes.index_select(0, rows);
+    auto input = x_rows.detach().requires_grad_(true);
     const auto logits = model.forward(input);
-    if (o.early_stop) done = done | goal_met(logits.detach());
-    const auto active = done.logical_not() & step_counts.gt(step);
-    if (step == max_steps || !active.any().item<bool>()) break;
-    const auto loss = F::cross_entropy(logits, classes, F::CrossEntropyFuncOptions().reduction(torch::kSum));
-    auto grad = torch::autograd::grad({loss}, {input})[0];
+    auto moving = torch::ones({rows.size(0)}, done.options());
+    if (o.early_stop) {
+      const auto met = goal_met(logits.detach(), cls);
+      done.index_copy_(0, rows, met);
+      moving = met.logical_not();
+    }
+    const auto ce = F::cross_entropy(logits, cls, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    auto grad = torch::autograd::grad({(ce * moving.to(ce.dtype())).sum()}, {input})[0];
     if (targeted) grad = -grad;  // descend the target's CE; ascend the label's
     const auto direction = o.norm == AttackNorm::kLinf ? grad.sign() : grad / row_norm(grad);
-    const auto moved = (x0 + project(x + alpha4 * direction - x0, eps4, o.norm)).clamp(0.0, 1.0);
-    x = torch::where(per_row(active), moved, x);
-    taken += active.to(torch::kLong);
+    const auto eps_rows = eps4.index_select(0, rows), alpha_rows = alpha4.index_select(0, rows);
+    const auto moved = (x0_rows + project(x_rows + alpha_rows * direction - x0_rows, eps_rows, o.norm)).clamp(0.0, 1.0);
+    x.index_copy_(0, rows, torch::where(per_row(moving), moved, x_rows));
+    taken.index_add_(0, rows, moving.to(torch::kLong));
   }
   ChunkResult r;
   {
@@ -114,7 +124,7 @@ ChunkResult attack_chunk(TappedModel& model, const torch::Tensor& x0, const torc
     const auto p = torch::softmax(logits, 1);
     r.predicted = logits.argmax(1);
     r.probability = p.gather(1, classes.view({-1, 1})).view(-1).to(torch::kDouble);
-    r.success = goal_met(logits);
+    r.success = goal_met(logits, classes);
   }
   r.adversarial = x.detach();
   r.steps = taken;

@@ -12,6 +12,7 @@
 #include "loupe/data/registry.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
+#include "loupe/attack/attack.h"
 #include "loupe/train/classifier.h"
 #include "loupe/train/jtt.h"
 #include "loupe/train/lff.h"
@@ -91,6 +92,8 @@ Runner add_train_command(CLI::App& app) {
     ClassifierLossOptions loss;
     JttOptions jtt;
     LffOptions lff;
+    double adv_eps = 8.0 / 255.0;
+    int64_t adv_steps = 7;
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
@@ -122,9 +125,9 @@ Runner add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lff-q", f->lff.q, "lff: exponent q of the biased model's generalised cross-entropy")
       ->capture_default_str();
-  cmd->add_option("--adv-eps", f->loss.adversarial_epsilon, "adversarial: the L-inf radius of the training attack")
+  cmd->add_option("--adv-eps", f->adv_eps, "adversarial: the L-inf radius of the training attack")
       ->capture_default_str();
-  cmd->add_option("--adv-steps", f->loss.adversarial_steps, "adversarial: PGD steps of the training attack")
+  cmd->add_option("--adv-steps", f->adv_steps, "adversarial: PGD steps of the training attack")
       ->capture_default_str();
   add_common_flags(cmd, f->common, "checkpoint file (written atomically after every epoch)");
   return [f] {
@@ -142,8 +145,9 @@ Runner add_train_command(CLI::App& app) {
     check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
     check_real("--lambda", f->loss.lambda, 0, 1e6);
     check_count("--occlusion-size", f->loss.occlusion_size, 1, 4096);
-    check_real("--adv-eps", f->loss.adversarial_epsilon, 0, 1);
-    check_count("--adv-steps", f->loss.adversarial_steps, 1, 1000);
+    check_real("--adv-eps", f->adv_eps, 0, 1);
+    check_count("--adv-steps", f->adv_steps, 1, 1000);
+    if (f->loss.loss == ClassifierLoss::kAdversarial) f->loss.set_adversary(pgd_adversary(f->adv_eps, f->adv_steps));
     const fs::path checkpoint = f->common.out;
     LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
                 ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());

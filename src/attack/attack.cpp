@@ -9,7 +9,6 @@
 #include "loupe/core/choices.h"
 #include "loupe/core/device.h"
 #include "loupe/core/error.h"
-#include "loupe/explain/explainer.h"
 
 namespace loupe {
 
@@ -136,7 +135,9 @@ ChunkResult attack_chunk(TappedModel& model, const torch::Tensor& x0, const torc
 AttackResult attack(TappedModel& model, const torch::Tensor& images, const torch::Tensor& classes, bool targeted,
                     const AttackOptions& o, const torch::Tensor& epsilons) {
   check_attack_options(o);
-  check_images(images, "attack images");
+  LOUPE_CHECK(images.defined() && images.dim() == 4 && images.is_floating_point() && images.size(0) > 0,
+              "attack images: expected float [N,C,H,W], got ", images.defined() ? images.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(torch::isfinite(images).all().item<bool>(), "attack images: expected finite values (NaN or inf found)");
   const int64_t n = images.size(0);
   LOUPE_CHECK(classes.defined() && classes.dim() == 1 && classes.size(0) == n && !classes.is_floating_point(),
               "attack ", targeted ? "targets" : "labels", ": expected int64 [", n, "], one per image");
@@ -147,7 +148,8 @@ AttackResult attack(TappedModel& model, const torch::Tensor& images, const torch
   LOUPE_CHECK(eps.dim() == 1 && eps.size(0) == n, "attack epsilons: expected [", n, "], one per image");
   LOUPE_CHECK(torch::isfinite(eps).all().item<bool>() && eps.ge(0).all().item<bool>(),
               "attack epsilons: expected finite radii >= 0");
-  const auto device = model_device(model);
+  const auto parameters = model.parameters();
+  const auto device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
   const bool was_training = model.is_training();
   model.eval();
   // Every row's steps and step size from its own ε.
@@ -240,6 +242,21 @@ MinimalEpsilon minimal_epsilon(TappedModel& model, const torch::Tensor& images, 
   }
   out.epsilon = torch::where(out.reached, hi, torch::full_like(hi, std::numeric_limits<double>::infinity()));
   return out;
+}
+
+std::function<torch::Tensor(TappedModel&, const torch::Tensor&, const torch::Tensor&)> pgd_adversary(double epsilon,
+                                                                                                   int64_t steps) {
+  const auto options = AttackOptions()
+                           .set_method(AttackMethod::kPgd)
+                           .set_epsilon(epsilon)
+                           .set_steps(steps)
+                           .set_early_stop(false);
+  check_attack_options(options);
+  return [options](TappedModel& model, const torch::Tensor& images, const torch::Tensor& labels) {
+    const auto seed = static_cast<uint64_t>(torch::randint(int64_t{1} << 30, {1}).item<int64_t>());
+    return attack(model, images, labels, /*targeted=*/false, AttackOptions(options).set_seed(seed))
+        .adversarial.to(images.device());
+  };
 }
 
 TargetGrid target_grid(const torch::Tensor& labels, int64_t num_classes) {

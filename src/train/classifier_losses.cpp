@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "loupe/attack/attack.h"
 #include "loupe/core/choices.h"
 #include "loupe/core/error.h"
 
@@ -27,9 +26,8 @@ void check_classifier_loss_options(const ClassifierLossOptions& o) {
               ": expected >= 0 (0 is plain cross-entropy)");
   LOUPE_CHECK(std::isfinite(o.lambda) && o.lambda >= 0, "penalty weight lambda ", o.lambda, ": expected >= 0");
   LOUPE_CHECK(o.occlusion_size >= 1, "occlusion size ", o.occlusion_size, ": expected a square side >= 1 pixel");
-  LOUPE_CHECK(std::isfinite(o.adversarial_epsilon) && o.adversarial_epsilon >= 0, "adversarial epsilon ",
-              o.adversarial_epsilon, ": expected a radius >= 0");
-  LOUPE_CHECK(o.adversarial_steps >= 1, "adversarial steps ", o.adversarial_steps, ": expected >= 1");
+  LOUPE_CHECK(o.loss != ClassifierLoss::kAdversarial || o.adversary,
+              "adversarial training: no adversary given (attack/attack.h's pgd_adversary makes one)");
 }
 
 torch::Tensor focal_loss(const torch::Tensor& logits, const torch::Tensor& labels, double gamma) {
@@ -119,14 +117,8 @@ ClassifierLossTerms classifier_loss(TappedModel& model, const Batch& batch, cons
       return {ce, ce, zero, logits};
     }
     case ClassifierLoss::kAdversarial: {
-      const auto attack_options = AttackOptions()
-                                      .set_method(AttackMethod::kPgd)
-                                      .set_epsilon(o.adversarial_epsilon)
-                                      .set_steps(o.adversarial_steps)
-                                      .set_early_stop(false)
-                                      .set_seed(static_cast<uint64_t>(torch::randint(1 << 30, {1}).item<int64_t>()));
-      const auto adversarial =
-          attack(model, batch.images.detach(), batch.labels, /*targeted=*/false, attack_options).adversarial;
+      LOUPE_CHECK(o.adversary, "adversarial training: no adversary given");
+      const auto adversarial = o.adversary(model, batch.images.detach(), batch.labels);
       const auto logits = model.forward(adversarial.to(batch.images.device(), batch.images.scalar_type()));
       const auto ce = mean_cross_entropy(logits, batch.labels);
       return {ce, ce, zero, logits};

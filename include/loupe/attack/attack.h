@@ -18,6 +18,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,13 @@ struct MinimalEpsilon {
 // The minimal ε per row for the attack of `options` (its epsilon is ignored).
 MinimalEpsilon minimal_epsilon(TappedModel& model, const torch::Tensor& images, const torch::Tensor& classes,
                                bool targeted, const AttackOptions& options, const MinimalEpsilonOptions& search = {});
+
+// Madry et al.'s adversary for adversarial training (train/classifier_losses.h's kAdversarial):
+// untargeted L∞ PGD against the labels, a random start drawn from the global generator
+// (which the training loop reseeds every epoch), every step taken; ε = 8/255 and 7 steps of
+// 2.5ε/7 by default. The result is on the images' device.
+std::function<torch::Tensor(TappedModel&, const torch::Tensor&, const torch::Tensor&)> pgd_adversary(
+    double epsilon = 8.0 / 255.0, int64_t steps = 7);
 
 // Every (image, target) pair with target != the image's label, in image order then target
 // order: the rows of the source × target grid, attacked in one batch.

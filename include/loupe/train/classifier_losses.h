@@ -12,13 +12,14 @@
 //                  colour, λ = 1;
 //   occlusion:     CE on the batch with one random size×size square per image set to black
 //                  (size 12);
-//   adversarial:   CE on L∞ PGD adversarial examples of the batch (Madry et al. 2018: a
-//                  random start, every step taken, untargeted against the label), ε = 8/255,
-//                  7 steps of 2.5ε/7; the attack runs with the model in eval mode.
+//   adversarial:   CE on adversarial examples of the batch made by options.adversary; the
+//                  attack layer, which sits above this one, provides Madry et al.'s L∞ PGD as
+//                  pgd_adversary (attack/attack.h).
 #pragma once
 
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,15 +39,15 @@ struct ClassifierLossOptions {
   double focal_gamma = 2.0;     // focal: γ >= 0 (0 is plain CE)
   double lambda = 1.0;          // input-grad and edge-saliency: weight of the penalty, >= 0
   int64_t occlusion_size = 12;  // occlusion: side of the black square, in pixels (>= 1)
-  double adversarial_epsilon = 8.0 / 255.0;  // adversarial: the L∞ radius
-  int64_t adversarial_steps = 7;             // adversarial: PGD steps (step size 2.5ε/steps)
+  // adversarial: makes the examples to train on, (model, images, labels) → images in [0,1]
+  // (required for kAdversarial).
+  std::function<torch::Tensor(TappedModel&, const torch::Tensor&, const torch::Tensor&)> adversary;
   // clang-format off
   ClassifierLossOptions& set_loss(ClassifierLoss v) { loss = v; return *this; }
   ClassifierLossOptions& set_focal_gamma(double v) { focal_gamma = v; return *this; }
   ClassifierLossOptions& set_lambda(double v) { lambda = v; return *this; }
   ClassifierLossOptions& set_occlusion_size(int64_t v) { occlusion_size = v; return *this; }
-  ClassifierLossOptions& set_adversarial_epsilon(double v) { adversarial_epsilon = v; return *this; }
-  ClassifierLossOptions& set_adversarial_steps(int64_t v) { adversarial_steps = v; return *this; }
+  ClassifierLossOptions& set_adversary(decltype(adversary) v) { adversary = std::move(v); return *this; }
   // clang-format on
 };
 // A loupe::Error naming the first option out of range.

@@ -2,7 +2,9 @@
 // message of the loupe::Error a call throws, and substring search.
 #pragma once
 
+#include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <system_error>
@@ -44,5 +46,11 @@ inline std::string error_of(const std::function<void()>& f) {
 inline std::string message_of(const std::function<void()>& f) { return error_of(f); }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A report folder's metrics.json (or any JSON file), parsed.
+inline nlohmann::json read_metrics(const fs::path& dir) {
+  std::ifstream in(dir / "metrics.json");
+  return nlohmann::json::parse(in);
+}
 
 }  // namespace loupe::test

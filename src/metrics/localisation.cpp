@@ -85,7 +85,11 @@ ProCurve pro_curve(const torch::Tensor& maps, const torch::Tensor& masks, Connec
 double aupro(const torch::Tensor& maps, const torch::Tensor& masks, const ProOptions& options) {
   const double limit = options.fpr_limit;
   LOUPE_CHECK(std::isfinite(limit) && limit > 0 && limit <= 1, "PRO FPR limit ", limit, ": expected a number in (0,1]");
-  const auto curve = pro_curve(maps, masks, options.connectivity);
+  return aupro(pro_curve(maps, masks, options.connectivity), limit);
+}
+
+double aupro(const ProCurve& curve, double limit) {
+  LOUPE_CHECK(std::isfinite(limit) && limit > 0 && limit <= 1, "PRO FPR limit ", limit, ": expected a number in (0,1]");
   const auto fpr = curve.fpr.accessor<double, 1>(), pro = curve.pro.accessor<double, 1>();
   double area = 0;
   for (int64_t i = 1; i < fpr.size(0); ++i) {

@@ -257,7 +257,10 @@ std::vector<ScoreComparison> compare_scores(const AnomalyStudyOptions& o, const 
   std::vector<ScoreComparison> out;
   for (const auto score : {AnomalyScore::kMax, AnomalyScore::kTopK, AnomalyScore::kSsim}) {
     const auto options = AnomalyScoreOptions(o.score).set_score(score);
-    const auto alpha = score == o.score.score ? scores.alpha : anomaly_scores(data.test, scores.reconstructions, options);
+    // The maps serve max and top-k; only SSIM needs the images again.
+    const auto alpha = score == o.score.score       ? scores.alpha
+                       : score == AnomalyScore::kSsim ? anomaly_scores(data.test, scores.reconstructions, options)
+                                                      : anomaly_scores_of_maps(scores.maps, options);
     const auto tau = gmean_threshold(alpha.index_select(0, detection.calibration),
                                      data.anomalous.index_select(0, detection.calibration))
                          .threshold;
@@ -273,7 +276,7 @@ Localisation localise(const Data& data, const Scores& scores) {
   Localisation l;
   l.pixel_auroc = pixel_auroc(scores.maps, data.masks);
   l.pro = pro_curve(scores.maps, data.masks);
-  l.aupro = aupro(scores.maps, data.masks);
+  l.aupro = aupro(l.pro);
   l.regions = l.pro.regions;
   return l;
 }

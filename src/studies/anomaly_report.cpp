@@ -19,12 +19,8 @@ using study::fixed;
 
 const char* const kVegaSchema = "https://vega.github.io/schema/vega-lite/v5.json";
 
-double nan_mean(const torch::Tensor& values) {
-  const auto v = values.to(torch::kDouble);
-  const auto finite = v.isfinite();
-  const int64_t n = finite.sum().item<int64_t>();
-  return n == 0 ? std::nan("") : v.masked_select(finite).sum().item<double>() / static_cast<double>(n);
-}
+// The mean of the defined J* (NaN where there is none).
+double nan_mean(const torch::Tensor& values) { return values.to(torch::kDouble).nanmean().item<double>(); }
 
 // J* as report text: "0.42", or "-" where undefined.
 std::string jaccard_text(double j) { return std::isfinite(j) ? fixed(j, 2) : "-"; }

@@ -30,8 +30,7 @@ TEST(CliAttack, EveryTargetWritesImagesAndConsistentMetrics) {
                                      (dir.path() / "imgs").string(), "--target", "all", "--eps", "0.1", "--goal",
                                      "0.5", "--min-eps", "--max-eps", "0.2", "--device", "cpu", "--out", out.string()});
   ASSERT_EQ(r.code, 0) << r.err;
-  std::ifstream in(out / "metrics.json");
-  const auto m = nlohmann::json::parse(in);
+  const auto m = test::read_metrics(out);
   // Two images × nine other classes.
   const auto names = m["rows"]["name"].get<std::vector<std::string>>();
   ASSERT_EQ(names.size(), 18u);

@@ -41,11 +41,6 @@ AnomalyStudyOptions tiny_anomaly_options(const fs::path& data, const fs::path& o
   return o;
 }
 
-nlohmann::json read_anomaly_metrics(const fs::path& dir) {
-  std::ifstream in(dir / "metrics.json");
-  return nlohmann::json::parse(in);
-}
-
 // τ* by brute force: every observed score, flagged iff score >= τ, the largest τ of the
 // best √(TPR·(1 − FPR)).
 double brute_force_gmean_threshold(const std::vector<double>& scores, const std::vector<int64_t>& truth) {
@@ -72,7 +67,7 @@ TEST(AnomalyStudy, TinyRunOnMvtecFolderHasConsistentMetrics) {
   ASSERT_TRUE(fs::exists(out / "report.html"));
   ASSERT_TRUE(fs::exists(out / "models" / "vaegan.pt"));
   EXPECT_FALSE(fs::exists(out / "data"));  // user data is read in place, not copied
-  const auto m = read_anomaly_metrics(out);
+  const auto m = test::read_metrics(out);
   EXPECT_EQ(m["study"].get<std::string>(), "anomaly");
   EXPECT_EQ(m["training"]["steps"].get<int64_t>(), 3);
 
@@ -139,7 +134,7 @@ TEST(AnomalyStudy, TinyRunOnMvtecFolderHasConsistentMetrics) {
   again.checkpoint = out / "models" / "vaegan.pt";
   again.explain = 1;
   run_anomaly_study(again);
-  const auto m2 = read_anomaly_metrics(dir.path() / "again");
+  const auto m2 = test::read_metrics(dir.path() / "again");
   EXPECT_EQ(m2["test"]["scores"].get<std::vector<double>>(), scores);
   EXPECT_EQ(m2["training"]["steps"].get<int64_t>(), 3);
   EXPECT_FALSE(fs::exists(dir.path() / "again" / "models" / "vaegan.pt"));
@@ -154,7 +149,7 @@ TEST(AnomalyStudy, CalibrationSplitChoosesTauOnOnePartAndEvaluatesTheOther) {
   o.model = ReconstructionKind::kAe;
   run_anomaly_study(o);
   ASSERT_TRUE(fs::exists(dir.path() / "out" / "models" / "ae.pt"));
-  const auto m = read_anomaly_metrics(dir.path() / "out");
+  const auto m = test::read_metrics(dir.path() / "out");
   const auto cal = m["image"]["calibration_positions"].get<std::vector<int64_t>>();
   const auto ev = m["image"]["evaluation_positions"].get<std::vector<int64_t>>();
   // Per kind, half of each kind's samples: 3 of 6 good, 1 of 2 per defect kind.

@@ -28,11 +28,6 @@ OutliersStudyOptions tiny_outliers_options(const fs::path& out) {
   return o;
 }
 
-nlohmann::json read_outliers_metrics(const fs::path& dir) {
-  std::ifstream in(dir / "metrics.json");
-  return nlohmann::json::parse(in);
-}
-
 // The flags in metrics.json are exactly the samples above the threshold, and the counts agree.
 void expect_flags_match_threshold(const nlohmann::json& m) {
   const double threshold = m["threshold"];
@@ -57,7 +52,7 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   run_outliers_study(tiny_outliers_options(first));
   ASSERT_TRUE(fs::exists(first / "report.html"));
   ASSERT_TRUE(fs::exists(first / "models" / "vae.pt"));
-  const auto m = read_outliers_metrics(first);
+  const auto m = test::read_metrics(first);
   EXPECT_EQ(m["study"].get<std::string>(), "outliers");
   const double a = m["auroc"];
   EXPECT_GE(a, 0.0);
@@ -84,7 +79,7 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   o.threshold = ThresholdRule::kFpr;
   o.threshold_value = 0.1;
   run_outliers_study(o);
-  const auto m2 = read_outliers_metrics(dir.path() / "second");
+  const auto m2 = test::read_metrics(dir.path() / "second");
   EXPECT_EQ(m2["training"]["steps"].get<int64_t>(), 20);
   EXPECT_EQ(m2["training"]["seconds"].get<double>(), 0.0);
   EXPECT_EQ(m2["fit"].get<std::string>(), "reference");
@@ -99,7 +94,7 @@ TEST(OutliersStudy, TinyRunWritesReportAndConsistentMetrics) {
   r.latents.reset();
   r.fit.set_robust(true);
   run_outliers_study(r);
-  const auto m3 = read_outliers_metrics(dir.path() / "robust");
+  const auto m3 = test::read_metrics(dir.path() / "robust");
   EXPECT_EQ(m3["fit"].get<std::string>(), "robust");
   EXPECT_DOUBLE_EQ(m3["auroc"].get<double>(), m3["auroc_robust"].get<double>());
   EXPECT_DOUBLE_EQ(m3["auroc_batch"].get<double>(), m["auroc_batch"].get<double>());

@@ -38,6 +38,9 @@ ProCurve pro_curve(const torch::Tensor& maps, const torch::Tensor& masks,
                    Connectivity connectivity = Connectivity::kEight);
 // The area under the PRO curve up to options.fpr_limit, divided by the limit: in [0,1].
 double aupro(const torch::Tensor& maps, const torch::Tensor& masks, const ProOptions& options = {});
+// The same from a curve already computed (pro_curve), so a caller that also shows the
+// curve does not compute it twice.
+double aupro(const ProCurve& curve, double fpr_limit = 0.3);
 
 // Per map: [N], or 0-d for one [H,W] map.
 struct OptimalJaccard {

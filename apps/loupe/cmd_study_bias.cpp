@@ -26,16 +26,7 @@ StudyCommand add_study_bias(CLI::App& study) {
   bias->add_option("--preset", f->preset, "quick (a 2-core CPU, minutes) or paper (ResNet-18, for a GPU)")
       ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
-  bias->add_option("--base", f->o.base, "fashion-mnist or mnist")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
-      ->capture_default_str();
-  bias->add_option("--data", f->data_dir,
-                   "folder with the IDX files (required for mnist; FashionMNIST defaults to "
-                   "/usr/share/datasets/fashion-mnist)");
-  bias->add_option("--bias", f->o.bias, "fraction of train/validation images in their class colour")
-      ->capture_default_str();
-  bias->add_option("--test-offset", f->o.test_offset, "test colour of class c is (c + offset) mod 10")
-      ->capture_default_str();
+  add_shortcut_data_flags(bias, f->o.base, f->data_dir, f->o.bias, f->o.test_offset);
   bias->add_option("--model", f->o.arch, "architecture (default: small_cnn for quick, resnet18_small for paper)")
       ->check(CLI::IsMember(model_names()));
   bias->add_option("--optimizer", f->o.optimizer, "adam or sgd")->check(CLI::IsMember({"adam", "sgd"}));

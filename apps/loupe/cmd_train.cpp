@@ -6,16 +6,14 @@
 #include <optional>
 
 #include "common.h"
+#include "objective_flags.h"
 #include "loupe/cli.h"
 #include "loupe/core/error.h"
 #include "loupe/core/output_dir.h"
 #include "loupe/data/registry.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
-#include "loupe/attack/attack.h"
 #include "loupe/train/classifier.h"
-#include "loupe/train/jtt.h"
-#include "loupe/train/lff.h"
 
 namespace loupe::cli {
 namespace {
@@ -64,18 +62,6 @@ void print_confusion(const Evaluation& e, const std::vector<std::string>& classe
 
 }  // namespace
 
-namespace {
-
-// The losses of train/classifier_losses.h, then the procedures (jtt).
-std::vector<std::string> train_objective_names() {
-  auto names = classifier_loss_names();
-  names.push_back("jtt");
-  names.push_back("lff");
-  return names;
-}
-
-}  // namespace
-
 Runner add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a classifier from the zoo on a named dataset");
   cmd->footer(
@@ -89,11 +75,7 @@ Runner add_train_command(CLI::App& app) {
     int64_t epochs = 1, batch = 128, train_images = 0;
     bool resume = false;
     std::string objective = "ce";
-    ClassifierLossOptions loss;
-    JttOptions jtt;
-    LffOptions lff;
-    double adv_eps = 8.0 / 255.0;
-    int64_t adv_steps = 7;
+    ObjectiveFlags objective_flags;
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
@@ -115,20 +97,7 @@ Runner add_train_command(CLI::App& app) {
                   "with generalised CE weights the debiased model's samples)")
       ->check(CLI::IsMember(train_objective_names()))
       ->capture_default_str();
-  cmd->add_option("--gamma", f->loss.focal_gamma, "focal: the exponent gamma")->capture_default_str();
-  cmd->add_option("--lambda", f->loss.lambda, "input-grad, edge-saliency: the penalty weight")->capture_default_str();
-  cmd->add_option("--occlusion-size", f->loss.occlusion_size, "occlusion: side of the black square in pixels")
-      ->capture_default_str();
-  cmd->add_option("--jtt-epochs", f->jtt.identification_epochs, "jtt: epochs of the identification model")
-      ->capture_default_str();
-  cmd->add_option("--upweight", f->jtt.upweight, "jtt: copies of each misclassified training image per epoch")
-      ->capture_default_str();
-  cmd->add_option("--lff-q", f->lff.q, "lff: exponent q of the biased model's generalised cross-entropy")
-      ->capture_default_str();
-  cmd->add_option("--adv-eps", f->adv_eps, "adversarial: the L-inf radius of the training attack")
-      ->capture_default_str();
-  cmd->add_option("--adv-steps", f->adv_steps, "adversarial: PGD steps of the training attack")
-      ->capture_default_str();
+  add_objective_flags(cmd, f->objective_flags);
   add_common_flags(cmd, f->common, "checkpoint file (written atomically after every epoch)");
   return [f] {
     check_common_flags(f->common);
@@ -137,17 +106,11 @@ Runner add_train_command(CLI::App& app) {
     check_count("--epochs", f->epochs, 1, 10000);
     check_count("--batch", f->batch, 1, 65536);
     check_count("--train-images", f->train_images, 0, kNoLimit, "0 = all");
-    const bool jtt = f->objective == "jtt", lff = f->objective == "lff";
-    if (!jtt && !lff) f->loss.set_loss(parse_classifier_loss(f->objective, "--objective"));
-    check_real("--lff-q", f->lff.q, 1e-6, 1, "GCE's exponent");
-    check_count("--jtt-epochs", f->jtt.identification_epochs, 1, 10000);
-    check_count("--upweight", f->jtt.upweight, 1, 100000);
-    check_real("--gamma", f->loss.focal_gamma, 0, 100, "0 is plain cross-entropy");
-    check_real("--lambda", f->loss.lambda, 0, 1e6);
-    check_count("--occlusion-size", f->loss.occlusion_size, 1, 4096);
-    check_real("--adv-eps", f->adv_eps, 0, 1);
-    check_count("--adv-steps", f->adv_steps, 1, 1000);
-    if (f->loss.loss == ClassifierLoss::kAdversarial) f->loss.set_adversary(pgd_adversary(f->adv_eps, f->adv_steps));
+    auto& objective = f->objective_flags.o;
+    objective.set_objective(parse_train_objective(f->objective, "--objective"));
+    check_objective_flags(f->objective_flags);
+    if (objective.objective == TrainObjective::kAdversarial)
+      objective.loss.set_adversary(pgd_adversary(f->objective_flags.adv_eps, f->objective_flags.adv_steps));
     const fs::path checkpoint = f->common.out;
     LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
                 ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());
@@ -173,9 +136,7 @@ Runner add_train_command(CLI::App& app) {
     t.checkpoint = checkpoint;
     t.resume = f->resume;
     const auto* val = splits.validation.get();
-    const auto result = jtt   ? train_jtt(*model, spec, *train, val, t, device, f->jtt).final_run
-                        : lff ? train_lff(*model, spec, *train, val, t, device, f->lff).run
-                              : train_classifier(*model, spec, *train, val, t, device, f->loss);
+    const auto result = train_with_objective(*model, spec, *train, val, t, device, objective);
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "

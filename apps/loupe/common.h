@@ -45,6 +45,19 @@ inline StudyCommon study_common(const CommonFlags& flags, const std::string& pre
           flags.out};
 }
 
+// --base, --data, --bias and --test-offset of the shortcut studies (bias, robustness).
+inline void add_shortcut_data_flags(CLI::App* cmd, std::string& base, std::string& data_dir, double& bias,
+                                    int64_t& test_offset) {
+  cmd->add_option("--base", base, "fashion-mnist or mnist")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  cmd->add_option("--data", data_dir,
+                  "folder with the IDX files (required for mnist; FashionMNIST defaults to "
+                  "/usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--bias", bias, "fraction of train/validation images in their class colour")->capture_default_str();
+  cmd->add_option("--test-offset", test_offset, "test colour of class c is (c + offset) mod 10")->capture_default_str();
+}
+
 inline void print_report_path(const CommonFlags& flags) {
   std::cout << "report: " << (fs::path(flags.out) / "report.html").string() << "\n";
 }

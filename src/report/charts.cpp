@@ -172,7 +172,8 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
 }
 
 json heatmap(const std::string& row_title, const std::string& col_title, const std::vector<std::string>& row_labels,
-             const std::vector<std::string>& col_labels, const torch::Tensor& matrix, const std::string& value_title) {
+             const std::vector<std::string>& col_labels, const torch::Tensor& matrix, const std::string& value_title,
+             const std::vector<std::string>& cell_text) {
   const std::string name = "heatmap '" + row_title + " x " + col_title + "'";
   LOUPE_CHECK(matrix.defined() && matrix.dim() == 2, name, ": expected a 2-D [rows, cols] matrix, got ",
               matrix.defined() ? std::to_string(matrix.dim()) + "-D" : std::string("an undefined tensor"));
@@ -185,6 +186,9 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
     for (const auto& l : *labels)
       LOUPE_CHECK(seen.insert(l).second, name, ": label '", l, "' appears twice; expected unique labels");
   }
+  LOUPE_CHECK(cell_text.empty() || int64_t(cell_text.size()) == R * C, name, ": ", cell_text.size(),
+              " cell texts for a ", R, "x", C, " matrix; expected none or one per cell");
+  const bool labelled = !cell_text.empty();
   const auto m = matrix.detach().to(torch::kCPU, torch::kDouble).contiguous();
   const double* p = m.data_ptr<double>();
   const bool integral = !torch::is_floating_point(matrix);
@@ -206,8 +210,10 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
     for (int64_t c = 0; c < C; ++c) {
       const double v = p[r * C + c];
       const json cell = (integral || all_whole) && std::isfinite(v) ? json(int64_t(v)) : number(v);
-      values.push_back({{"row", row_labels[r]}, {"col", col_labels[c]}, {"value", cell}});
-      row.push_back(cell);
+      json value = {{"row", row_labels[r]}, {"col", col_labels[c]}, {"value", cell}};
+      if (labelled) value["label"] = cell_text[r * C + c];
+      values.push_back(value);
+      row.push_back(labelled && !cell_text[r * C + c].empty() ? json(cell_text[r * C + c]) : cell);
     }
     table_rows.push_back(row);
   }
@@ -257,10 +263,14 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
                         {"scale", scale},
                         {"legend", {{"gradientLength", std::max<int64_t>(120, cell * R - 20)}}}}}}}});
   if (show_text) {
+    // Empty cells (NaN, or an empty cell text) print nothing.
+    const json text = labelled ? json{{"field", "label"}, {"type", "nominal"}}
+                               : json{{"field", "value"}, {"type", "quantitative"}, {"format", small_values ? ".2~e" : fmt}};
     layers.push_back(
         {{"mark", {{"type", "text"}, {"fontSize", cell >= 40 ? 11 : 9}}},
+         {"transform", json::array({{{"filter", labelled ? "datum.label != ''" : "isValid(datum.value)"}}})},
          {"encoding",
-          {{"text", {{"field", "value"}, {"type", "quantitative"}, {"format", small_values ? ".2~e" : fmt}}},
+          {{"text", text},
            {"color", {{"condition", {{"test", dark_test}, {"value", "white"}}}, {"value", "#1f2937"}}}}}});
   }
   return {

@@ -368,10 +368,10 @@ void add_detection_section(report::Report& r, const Results& x) {
            {"kind", "images", "flagged", "correct", "accuracy"},
            rows});
   std::vector<std::vector<json>> compared;
-  for (const auto& c : x.score_comparison)
-    compared.push_back({score_description(AnomalyScoreOptions(x.o.score).set_score(c.score)) +
-                            (c.score == x.o.score.score ? " (this report)" : ""),
-                        c.auroc, c.threshold, c.accuracy});
+  for (const auto& sc : x.score_comparison)
+    compared.push_back({score_description(AnomalyScoreOptions(x.o.score).set_score(sc.score)) +
+                            (sc.score == x.o.score.score ? " (this report)" : ""),
+                        sc.auroc, sc.threshold, sc.accuracy});
   r.table({"The same reconstructions under every anomaly score, each at its own τ*",
            {"anomaly score", "image AUROC", "τ*", "accuracy at τ*"},
            compared});

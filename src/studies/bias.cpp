@@ -37,17 +37,13 @@ BiasStudySettings resolve(const BiasStudyOptions& o) {
   s.batch_size = o.batch_size.value_or(paper ? 300 : 128);
   s.train_images = o.train_images.value_or(paper ? 0 : 12000);
   s.control_train_images = o.control_train_images.value_or(0);
-  LOUPE_CHECK(o.bias >= 0.0 && o.bias <= 1.0, "--bias ", o.bias, ": expected a fraction in [0,1]");
-  check_count("--test-offset", o.test_offset, 0, 9, "class c's test colour is (c + offset) mod 10");
   check_count("--epochs", s.epochs, 1, 10000);
   check_count("--batch", s.batch_size, 1, 65536);
   LOUPE_CHECK(s.lr > 0 && std::isfinite(s.lr), "--lr ", s.lr, ": expected a positive learning rate");
   check_count("--train-images", s.train_images, 0, kNoLimit, "0 = all");
   check_count("--control-train-images", s.control_train_images, 0, kNoLimit, "0 = all");
   check_count("--probe-images", o.probe_images_per_class, 1, 100000, "images per class");
-  LOUPE_CHECK(o.base == "fashion-mnist" || o.base == "mnist", "--base ", o.base, ": expected fashion-mnist or mnist");
-  LOUPE_CHECK(o.base != "mnist" || !o.data_dir.empty(),
-              "--base mnist: give the folder holding the MNIST IDX files with --data DIR");
+  check_shortcut_data_options(ShortcutDataOptions{o.base, o.data_dir, o.bias, o.test_offset});
   return s;
 }
 
@@ -290,18 +286,6 @@ void add_gradcam_sections(report::Report& r, const GradcamPanels& panels, const 
   r.figure("Conflicting examples (inverted test split)", panels.conflicting.grid);
 }
 
-// Per-batch values are noisy: the mean of the last 10 steps.
-std::vector<double> smoothed(const History& steps, const std::string& field) {
-  std::vector<double> v;
-  double sum = 0;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    sum += steps[i].value(field);
-    if (i >= 10) sum -= steps[i - 10].value(field);
-    v.push_back(sum / static_cast<double>(std::min<size_t>(i + 1, 10)));
-  }
-  return v;
-}
-
 double images_per_second(const TrainResult& run) { return run.images_seen / std::max(1e-9, run.train_seconds); }
 
 void add_training_section(report::Report& r, const TrainedModel& lazy, const TrainedModel& control,
@@ -309,11 +293,11 @@ void add_training_section(report::Report& r, const TrainedModel& lazy, const Tra
   r.section("Training");
   r.chart("Training loss per step (mean of the last 10 batches)",
           report::line_chart("step", "cross-entropy",
-                             {{"lazy", smoothed(lazy.run.steps, "loss")}, {"control", smoothed(control.run.steps, "loss")}}));
+                             {{"lazy", history_moving_mean(lazy.run.steps, "loss")}, {"control", history_moving_mean(control.run.steps, "loss")}}));
   r.chart("Training accuracy per step (mean of the last 10 batches)",
           report::line_chart("step", "accuracy",
-                             {{"lazy", smoothed(lazy.run.steps, "accuracy")},
-                              {"control", smoothed(control.run.steps, "accuracy")}}));
+                             {{"lazy", history_moving_mean(lazy.run.steps, "accuracy")},
+                              {"control", history_moving_mean(control.run.steps, "accuracy")}}));
   if (lazy.epochs > 1 || control.epochs > 1) {
     const auto& a = lazy.run.history;
     const auto& b = control.run.history;

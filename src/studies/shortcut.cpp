@@ -2,12 +2,23 @@
 
 #include <torch/torch.h>
 
+#include "loupe/core/error.h"
+#include "loupe/core/option_checks.h"
 #include "loupe/data/mnist.h"
 #include "loupe/studies/toolkit.h"
 
 namespace loupe {
 
+void check_shortcut_data_options(const ShortcutDataOptions& o) {
+  LOUPE_CHECK(o.bias >= 0.0 && o.bias <= 1.0, "--bias ", o.bias, ": expected a fraction in [0,1]");
+  check_count("--test-offset", o.test_offset, 0, 9, "class c's test colour is (c + offset) mod 10");
+  LOUPE_CHECK(o.base == "fashion-mnist" || o.base == "mnist", "--base ", o.base, ": expected fashion-mnist or mnist");
+  LOUPE_CHECK(o.base != "mnist" || !o.data_dir.empty(),
+              "--base mnist: give the folder holding the MNIST IDX files with --data DIR");
+}
+
 ShortcutData load_shortcut_data(const ShortcutDataOptions& o) {
+  check_shortcut_data_options(o);
   const bool mnist = o.base == "mnist";
   const fs::path dir = o.data_dir.empty() ? fs::path(kFashionMnistDir) : o.data_dir;
   const auto gray_train = mnist ? load_mnist(o.data_dir, "train") : load_fashion_mnist("train", dir);

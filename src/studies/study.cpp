@@ -7,6 +7,7 @@
 #include "loupe/studies/compare_study.h"
 #include "loupe/studies/disentangle.h"
 #include "loupe/studies/outliers.h"
+#include "loupe/studies/robustness.h"
 
 namespace loupe {
 
@@ -62,6 +63,23 @@ const std::vector<StudyEntry>& studies() {
          AnomalyStudyOptions o;
          o.common = common;
          return run_anomaly_study(o);
+       },
+       {}},
+      {"robustness",
+       "Debiasing and hardening on ColouredFashionMNIST: one model per training objective, accuracy, Grad-CAM, and "
+       "targeted attacks (minimal ε): is the model that learned shape harder to fool?",
+       [](const StudyCommon& common, const EarlierStudies& earlier) {
+         RobustnessStudyOptions o;
+         o.common = common;
+         // The demo's robustness study starts from the bias study's lazy model and control:
+         // its quick preset trains them with the same settings and seed.
+         const auto it = earlier.find("bias");
+         std::error_code ec;
+         if (it != earlier.end())
+           for (const std::string name : {"lazy", "control"})
+             if (fs::is_regular_file(it->second / "models" / (name + ".pt"), ec))
+               o.checkpoints[name] = it->second / "models" / (name + ".pt");
+         return run_robustness_study(o);
        },
        {}},
   };

@@ -1,5 +1,6 @@
 #include "loupe/train/history.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,19 @@ std::vector<double> history_series(const History& history, const std::string& na
   std::vector<double> out;
   out.reserve(history.size());
   for (const auto& r : history) out.push_back(r.value(name));
+  return out;
+}
+
+std::vector<double> history_moving_mean(const History& history, const std::string& name, size_t window) {
+  const auto values = history_series(history, name);
+  std::vector<double> out;
+  out.reserve(values.size());
+  double sum = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    sum += values[i];
+    if (i >= window) sum -= values[i - window];
+    out.push_back(sum / static_cast<double>(std::min(i + 1, window)));
+  }
   return out;
 }
 

@@ -50,7 +50,9 @@ TEST(CliAttack, EveryTargetWritesImagesAndConsistentMetrics) {
     EXPECT_EQ(success[i], p[i] >= 0.5 ? 1 : 0) << i;
     // A reached row's perturbation stays within its minimal ε; an unreached one is null.
     EXPECT_EQ(eps[i].is_null(), success[i] == 0) << i;
-    if (!eps[i].is_null()) EXPECT_LE(linf[i], eps[i].get<double>() + 1e-6) << i;
+    if (!eps[i].is_null()) {
+      EXPECT_LE(linf[i], eps[i].get<double>() + 1e-6) << i;
+    }
   }
 }
 

@@ -343,6 +343,22 @@ TEST(ReportCharts, HeatmapHoldsValuesRowMajorInLabelOrder) {
   EXPECT_THROW(heatmap("r", "c", {"a"}, {"x"}, torch::zeros({1, 1, 1})), Error);
 }
 
+TEST(ReportCharts, HeatmapCellTextReplacesPrintedValuesAndEmptyCellsPrintNothing) {
+  const auto nan = std::nan("");
+  const json plain = heatmap("r", "c", {"a"}, {"x", "y"}, torch::tensor({{nan, 0.25}}, torch::kDouble));
+  EXPECT_TRUE(plain["data"]["values"][0]["value"].is_null());
+  EXPECT_EQ(plain["layer"][1]["transform"][0]["filter"], "isValid(datum.value)");
+  const json text = heatmap("r", "c", {"a"}, {"x", "y", "z"}, torch::tensor({{nan, 0.2, 0.125}}, torch::kDouble), "ε",
+                            {"", ">0.20", "0.125"});
+  EXPECT_EQ(text["data"]["values"][1]["label"], ">0.20");
+  EXPECT_DOUBLE_EQ(text["data"]["values"][1]["value"].get<double>(), 0.2);  // coloured at the ceiling
+  EXPECT_EQ(text["layer"][1]["encoding"]["text"]["field"], "label");
+  EXPECT_EQ(text["layer"][1]["transform"][0]["filter"], "datum.label != ''");
+  // The data table shows the text where there is one.
+  EXPECT_EQ(text["usermeta"]["loupe"]["table"]["rows"][0], json({"a", nullptr, ">0.20", "0.125"}));
+  EXPECT_THROW(heatmap("r", "c", {"a"}, {"x", "y"}, torch::zeros({1, 2}), "", {"one"}), Error);
+}
+
 TEST(ReportCharts, ChartRequiresAnObjectSpec) {
   Report r("charts");
   EXPECT_THROW(r.chart("bad", json::array()), Error);

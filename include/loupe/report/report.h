@@ -93,10 +93,12 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
                const std::vector<std::pair<std::string, std::vector<double>>>& series);
 // Heatmap of a [R,C] matrix with labelled rows and columns (kept in the given order) and
 // values printed in cells; a sequential blue scale, or red-blue centred on 0 when the
-// matrix has both signs. Labels must be unique.
+// matrix has both signs. Labels must be unique. NaN cells are left empty. cell_text
+// (row-major, one per cell; "" prints nothing) replaces the printed values, e.g. "> 0.2"
+// on a cell coloured at the ceiling of a search.
 json heatmap(const std::string& row_title, const std::string& col_title, const std::vector<std::string>& row_labels,
              const std::vector<std::string>& col_labels, const torch::Tensor& matrix,
-             const std::string& value_title = "");
+             const std::string& value_title = "", const std::vector<std::string>& cell_text = {});
 
 // True when reports will inline the Vega libraries: the bundle the build made with npm
 // (or the file named by $LOUPE_VEGA_BUNDLE) exists and is not empty. Otherwise charts

@@ -24,6 +24,10 @@ struct ShortcutDataOptions {
   int64_t control_train_images = 0;    // the control's first N grayscale training images (0 = all)
 };
 
+// A loupe::Error naming the first flag out of range (--bias, --test-offset, --base, and
+// --data for MNIST, which has no default folder).
+void check_shortcut_data_options(const ShortcutDataOptions& options);
+
 // The coloured and grayscale splits and each model's training subset.
 struct ShortcutData {
   std::vector<std::string> classes;

@@ -56,5 +56,8 @@ History history_from_json(const std::string& json);
 
 // The values of `name` over the records, in order.
 std::vector<double> history_series(const History& history, const std::string& name);
+// The same, each value replaced by the mean of the last `window` records up to it
+// (fewer at the start): per-step values are noisy.
+std::vector<double> history_moving_mean(const History& history, const std::string& name, size_t window = 10);
 
 }  // namespace loupe

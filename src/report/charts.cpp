@@ -173,7 +173,8 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
 
 json heatmap(const std::string& row_title, const std::string& col_title, const std::vector<std::string>& row_labels,
              const std::vector<std::string>& col_labels, const torch::Tensor& matrix, const std::string& value_title,
-             const std::vector<std::string>& cell_text) {
+             const HeatmapCells& cells) {
+  const auto& cell_text = cells.text;
   const std::string name = "heatmap '" + row_title + " x " + col_title + "'";
   LOUPE_CHECK(matrix.defined() && matrix.dim() == 2, name, ": expected a 2-D [rows, cols] matrix, got ",
               matrix.defined() ? std::to_string(matrix.dim()) + "-D" : std::string("an undefined tensor"));
@@ -201,6 +202,10 @@ json heatmap(const std::string& row_title, const std::string& col_title, const s
     all_whole = all_whole && p[i] == std::floor(p[i]) && std::fabs(p[i]) < 1e15;
   }
   if (!(lo <= hi)) lo = 0, hi = 1;  // no finite value at all
+  if (std::isfinite(cells.low) && std::isfinite(cells.high) && cells.low < cells.high && lo >= 0) {
+    lo = cells.low;
+    hi = cells.high;
+  }
   const std::string value_name = value_title.empty() ? "value" : value_title;
 
   json values = json::array();

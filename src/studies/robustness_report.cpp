@@ -221,7 +221,8 @@ void add_attack_section(report::Report& r, const RobustnessStudyOptions& o, cons
   for (size_t i = 0; i < res.models.size(); ++i) curves.push_back({res.models[i].plan.name, res.attacks[i].curve});
   r.chart("Success rate against ε: the fraction of pairs whose minimal ε is at most ε",
           report::line_chart("ε (L∞)", "pairs fooled", curves, curve_epsilons(max_e)));
-  // Cells out of reach are coloured at ε_max (the darkest: hardest) and say so.
+  // Cells out of reach are coloured at ε_max (the darkest: hardest) and say so; both maps
+  // share the scale [0, ε_max].
   const auto heat = [&](size_t i) {
     const auto& median = res.attacks[i].cell_median;
     std::vector<std::string> text;
@@ -229,7 +230,7 @@ void add_attack_section(report::Report& r, const RobustnessStudyOptions& o, cons
       text.push_back(std::isnan(v) ? "" : std::isinf(v) ? ">" + study::fixed(max_e, 2) : study::fixed(v, 3));
     r.chart("Median minimal ε per source (row) and target (column): " + res.models[i].plan.name,
             report::heatmap("source class", "target class", d.classes, d.classes,
-                            median.masked_fill(median.isinf(), max_e), "median ε", text));
+                            median.masked_fill(median.isinf(), max_e), "median ε", {text, 0.0, max_e}));
   };
   heat(0);
   if (res.best >= 0) heat(static_cast<size_t>(res.best));

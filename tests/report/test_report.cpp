@@ -349,14 +349,15 @@ TEST(ReportCharts, HeatmapCellTextReplacesPrintedValuesAndEmptyCellsPrintNothing
   EXPECT_TRUE(plain["data"]["values"][0]["value"].is_null());
   EXPECT_EQ(plain["layer"][1]["transform"][0]["filter"], "isValid(datum.value)");
   const json text = heatmap("r", "c", {"a"}, {"x", "y", "z"}, torch::tensor({{nan, 0.2, 0.125}}, torch::kDouble), "ε",
-                            {"", ">0.20", "0.125"});
+                            {{"", ">0.20", "0.125"}, 0.0, 0.25});
   EXPECT_EQ(text["data"]["values"][1]["label"], ">0.20");
   EXPECT_DOUBLE_EQ(text["data"]["values"][1]["value"].get<double>(), 0.2);  // coloured at the ceiling
   EXPECT_EQ(text["layer"][1]["encoding"]["text"]["field"], "label");
   EXPECT_EQ(text["layer"][1]["transform"][0]["filter"], "datum.label != ''");
+  EXPECT_EQ(text["layer"][0]["encoding"]["color"]["scale"]["domain"], json({0.0, 0.25}));  // the given range
   // The data table shows the text where there is one.
   EXPECT_EQ(text["usermeta"]["loupe"]["table"]["rows"][0], json({"a", nullptr, ">0.20", "0.125"}));
-  EXPECT_THROW(heatmap("r", "c", {"a"}, {"x", "y"}, torch::zeros({1, 2}), "", {"one"}), Error);
+  EXPECT_THROW(heatmap("r", "c", {"a"}, {"x", "y"}, torch::zeros({1, 2}), "", {{"one"}}), Error);
 }
 
 TEST(ReportCharts, ChartRequiresAnObjectSpec) {

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,12 +94,18 @@ json bar_chart(const std::string& x_title, const std::string& y_title, const std
                const std::vector<std::pair<std::string, std::vector<double>>>& series);
 // Heatmap of a [R,C] matrix with labelled rows and columns (kept in the given order) and
 // values printed in cells; a sequential blue scale, or red-blue centred on 0 when the
-// matrix has both signs. Labels must be unique. NaN cells are left empty. cell_text
-// (row-major, one per cell; "" prints nothing) replaces the printed values, e.g. "> 0.2"
-// on a cell coloured at the ceiling of a search.
+// matrix has both signs. Labels must be unique. NaN cells are left empty.
+struct HeatmapCells {
+  // Row-major, one per cell ("" prints nothing): replaces the printed values, e.g. "> 0.2"
+  // on a cell coloured at the ceiling of a search. Empty = print the values.
+  std::vector<std::string> text;
+  // The colour scale's range, so that several heat maps compare by colour; NaN = the
+  // matrix's own minimum and maximum (sequential scales only).
+  double low = std::numeric_limits<double>::quiet_NaN(), high = std::numeric_limits<double>::quiet_NaN();
+};
 json heatmap(const std::string& row_title, const std::string& col_title, const std::vector<std::string>& row_labels,
              const std::vector<std::string>& col_labels, const torch::Tensor& matrix,
-             const std::string& value_title = "", const std::vector<std::string>& cell_text = {});
+             const std::string& value_title = "", const HeatmapCells& cells = {});
 
 // True when reports will inline the Vega libraries: the bundle the build made with npm
 // (or the file named by $LOUPE_VEGA_BUNDLE) exists and is not empty. Otherwise charts

@@ -1,5 +1,6 @@
 #include "loupe/models/taps.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "loupe/core/error.h"
@@ -55,6 +56,11 @@ torch::Tensor TappedModel::forward_from(const std::string& tap, const torch::Ten
   return run_stages(stage_index(tap) + 1, activation, taps);
 }
 
+torch::Tensor TappedModel::forward_until(const std::string& tap, const torch::Tensor& x, Taps* taps) {
+  check_taps(taps);
+  return run_stages(0, x, taps, stage_index(tap) + 1);
+}
+
 std::vector<std::string> TappedModel::tap_names() const {
   std::vector<std::string> names;
   for (const auto& s : stages_) names.push_back(s.name);
@@ -65,8 +71,8 @@ void TappedModel::add_stage(const std::string& name, std::function<torch::Tensor
   stages_.push_back({name, std::move(run)});
 }
 
-torch::Tensor TappedModel::run_stages(size_t first, torch::Tensor x, Taps* taps) {
-  for (size_t i = first; i < stages_.size(); ++i) {
+torch::Tensor TappedModel::run_stages(size_t first, torch::Tensor x, Taps* taps, size_t end) {
+  for (size_t i = first; i < std::min(end, stages_.size()); ++i) {
     x = stages_[i].run(x);
     if (taps) x = taps->apply(stages_[i].name, x);
   }

@@ -49,6 +49,18 @@ TEST(Taps, ForwardFromRunsOnlyLaterStages) {
   EXPECT_FLOAT_EQ(model.forward_from("triple", torch::tensor({10.0f})).item<float>(), 10.0f);
 }
 
+TEST(Taps, ForwardUntilStopsAtTheTap) {
+  ToyModel model;
+  EXPECT_FLOAT_EQ(model.forward_until("double", torch::tensor({10.0f})).item<float>(), 20.0f);
+  EXPECT_FLOAT_EQ(model.forward_until("plus1", torch::tensor({10.0f})).item<float>(), 21.0f);
+  EXPECT_FLOAT_EQ(model.forward_until("triple", torch::tensor({10.0f})).item<float>(), 63.0f);
+  // An edit at the tap itself is in the result.
+  Taps taps;
+  taps.replace("plus1", [](const torch::Tensor& t) { return -t; });
+  EXPECT_FLOAT_EQ(model.forward_until("plus1", torch::tensor({10.0f}), &taps).item<float>(), -21.0f);
+  EXPECT_THROW(model.forward_until("nope", torch::ones({1})), Error);
+}
+
 TEST(Taps, UnknownNameListsValidOnes) {
   ToyModel model;
   Taps taps;

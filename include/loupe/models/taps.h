@@ -4,6 +4,7 @@
 // hooks, so models mark these points explicitly: `x = tap("layer4", layer4(x))`.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +54,9 @@ class TappedModel : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, Taps* taps = nullptr);
   // Runs the stages after `tap`, starting from `activation` (the tap's output).
   torch::Tensor forward_from(const std::string& tap, const torch::Tensor& activation, Taps* taps = nullptr);
+  // Runs the stages up to and including `tap` and returns its output (after any edit
+  // `taps` makes there): the layers above it cost nothing.
+  torch::Tensor forward_until(const std::string& tap, const torch::Tensor& x, Taps* taps = nullptr);
 
   // Tap names in forward order; the last one is the model's output.
   std::vector<std::string> tap_names() const;
@@ -65,7 +69,8 @@ class TappedModel : public torch::nn::Module {
   void add_stage(const std::string& name, std::function<torch::Tensor(const torch::Tensor&)> run);
 
  private:
-  torch::Tensor run_stages(size_t first, torch::Tensor x, Taps* taps);
+  // Stages [first, end) (end past the last stage = to the output).
+  torch::Tensor run_stages(size_t first, torch::Tensor x, Taps* taps, size_t end = SIZE_MAX);
   void check_taps(const Taps* taps) const;
   size_t stage_index(const std::string& name) const;
 

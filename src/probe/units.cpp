@@ -1,0 +1,50 @@
+#include "loupe/probe/units.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "loupe/core/error.h"
+
+namespace loupe {
+
+namespace {
+
+torch::Tensor as_maps(const torch::Tensor& a, const std::string& tap) {
+  if (a.dim() == 4) return a;
+  LOUPE_CHECK(a.dim() == 2, "tap '", tap, "': activations of shape ", a.sizes(),
+              "; expected a feature map [N,C,h,w] or a vector [N,C]");
+  return a.view({a.size(0), a.size(1), 1, 1});
+}
+
+}  // namespace
+
+torch::Tensor unit_activations(TappedModel& model, const torch::Tensor& images, const std::string& tap,
+                               const torch::Tensor& units) {
+  const auto maps = as_maps(model.forward_until(tap, images), tap);
+  return maps.index_select(1, units.to(maps.device()));
+}
+
+int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector<int64_t>& image_shape) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters().front().device();
+  std::vector<int64_t> shape = {1};
+  shape.insert(shape.end(), image_shape.begin(), image_shape.end());
+  const auto a = as_maps(model.forward_until(tap, torch::zeros(shape, torch::TensorOptions().device(device))), tap);
+  model.train(was_training);
+  return a.size(1);
+}
+
+torch::Tensor resolve_units(const std::vector<int64_t>& units, int64_t count, const std::string& tap) {
+  if (units.empty()) return torch::arange(count, torch::kLong);
+  std::set<int64_t> seen;
+  for (const auto u : units) {
+    LOUPE_CHECK(u >= 0 && u < count, "unit ", u, " of tap '", tap, "': expected a unit in [0, ", count, ")");
+    LOUPE_CHECK(seen.insert(u).second, "unit ", u, " of tap '", tap, "' is listed twice");
+  }
+  return torch::tensor(units, torch::kLong);
+}
+
+}  // namespace loupe

@@ -84,17 +84,19 @@ struct TrainedModel {
   int64_t epochs = 0;
 };
 
-TrainedModel train_bias_model(const BiasStudyOptions& o, const BiasStudySettings& s, const std::string& who,
-                              const TensorDataset& train, const TensorDataset& val, int64_t epochs) {
-  const ModelSpec spec{s.arch, 3, val.num_classes()};
-  torch::manual_seed(o.common.seed);
-  auto model = make_model(spec);
-  model->to(o.common.device);
-  TrainOptions t;
-  t.set_optimizer(s.optimizer).set_lr(s.lr).set_epochs(epochs).set_batch_size(s.batch_size).set_seed(o.common.seed);
-  t.set_log_steps(true).set_checkpoint(o.common.out / "models" / (who + ".pt")).set_label("train " + who);
-  auto run = train_classifier(*model, spec, train, &val, t, o.common.device);
-  return {model, std::move(run), epochs};
+TrainedModel train_bias_model(const BiasStudyOptions& o, const BiasStudySettings& s, const BiasData& d,
+                              const std::string& who, int64_t epochs) {
+  ShortcutTrainOptions t;
+  t.arch = s.arch;
+  t.optimizer = s.optimizer;
+  t.lr = s.lr;
+  t.epochs = epochs;
+  t.batch_size = s.batch_size;
+  t.seed = o.common.seed;
+  t.checkpoint = o.common.out / "models" / (who + ".pt");
+  t.label = "train " + who;
+  auto trained = train_shortcut_model(d, who == "control", t, o.common.device);
+  return {trained.model, std::move(trained.run), epochs};
 }
 
 // Every number the report and metrics.json show.
@@ -381,12 +383,10 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
   const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   const auto d = load_bias_data(o, s);
   const bool quick = o.common.preset == Preset::kQuick && !o.epochs;
-  const auto lazy = train_bias_model(o, s, "lazy", d.lazy_train, d.coloured.validation,
-                                     quick ? epochs_for_steps(kQuickLazySteps, d.lazy_train.size(), s.batch_size)
-                                           : s.epochs);
-  const auto control = train_bias_model(o, s, "control", d.control_train, d.gray.validation,
-                                        quick ? epochs_for_steps(kQuickControlSteps, d.control_train.size(), s.batch_size)
-                                              : s.epochs);
+  const auto lazy = train_bias_model(
+      o, s, d, "lazy", quick ? epochs_for_steps(kQuickLazySteps, d.lazy_train.size(), s.batch_size) : s.epochs);
+  const auto control = train_bias_model(
+      o, s, d, "control", quick ? epochs_for_steps(kQuickControlSteps, d.control_train.size(), s.batch_size) : s.epochs);
   const auto results = evaluate_models(o, d, *lazy.model, *control.model);
   const auto panels = gradcam_panels(d, *lazy.model, *control.model, o.common.device);
   const double seconds = seconds_since(started);

@@ -150,30 +150,28 @@ namespace {
 
 TrainedModel train_model(const RobustnessStudyOptions& o, const RobustnessStudySettings& s, const ShortcutData& d,
                          const ModelPlan& plan) {
-  const auto device = o.common.device;
-  const ModelSpec spec{s.arch, 3, static_cast<int64_t>(d.classes.size())};
-  torch::manual_seed(o.common.seed);
-  auto model = make_model(spec);
-  model->to(device);
-  TrainOptions t;
-  t.set_optimizer(s.optimizer).set_lr(s.lr).set_epochs(plan.gray ? s.control_epochs : s.epochs);
-  t.set_batch_size(s.batch_size).set_seed(o.common.seed).set_log_steps(true).set_resume(o.resume);
-  t.set_checkpoint(o.common.out / "models" / (plan.name + ".pt")).set_label("train " + plan.name);
+  ShortcutTrainOptions t;
+  t.arch = s.arch;
+  t.optimizer = s.optimizer;
+  t.lr = s.lr;
+  t.epochs = plan.gray ? s.control_epochs : s.epochs;
+  t.batch_size = s.batch_size;
+  t.seed = o.common.seed;
+  t.checkpoint = o.common.out / "models" / (plan.name + ".pt");
+  t.resume = o.resume;
+  t.label = "train " + plan.name;
   auto objective = TrainObjectiveOptions(o.parameters).set_objective(plan.objective);
   if (plan.objective == TrainObjective::kAdversarial)
     objective.loss.set_adversary(pgd_adversary(o.adversarial_epsilon, o.adversarial_steps));
-  const auto& train = plan.gray ? d.control_train : d.lazy_train;
-  const auto& val = plan.gray ? d.gray.validation : d.coloured.validation;
-  const auto started = std::chrono::steady_clock::now();
-  auto run = train_with_objective(*model, spec, train, &val, t, device, objective);
+  auto trained = train_shortcut_model(d, plan.gray, t, o.common.device, objective);
   TrainedModel m;
   m.plan = plan;
-  m.model = model;
+  m.model = trained.model;
   m.source = "trained here";
-  m.steps = std::move(run.steps);
-  m.epochs = std::move(run.history);
-  m.optimiser_steps = run.step;
-  m.train_seconds = seconds_since(started);
+  m.steps = std::move(trained.run.steps);
+  m.epochs = std::move(trained.run.history);
+  m.optimiser_steps = trained.run.step;
+  m.train_seconds = trained.seconds;
   return m;
 }
 

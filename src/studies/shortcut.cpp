@@ -2,8 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "loupe/core/error.h"
 #include "loupe/core/option_checks.h"
+#include "loupe/core/progress.h"
 #include "loupe/data/mnist.h"
 #include "loupe/studies/toolkit.h"
 
@@ -38,6 +41,21 @@ ShortcutData load_shortcut_data(const ShortcutDataOptions& o) {
           std::move(control_train), mnist ? "MNIST" : "FashionMNIST"};
 }
 
+ShortcutModel train_shortcut_model(const ShortcutData& d, bool gray, const ShortcutTrainOptions& o,
+                                   torch::Device device, const TrainObjectiveOptions& objective) {
+  const ModelSpec spec{o.arch, 3, static_cast<int64_t>(d.classes.size())};
+  torch::manual_seed(o.seed);
+  auto model = make_model(spec);
+  model->to(device);
+  TrainOptions t;
+  t.set_optimizer(o.optimizer).set_lr(o.lr).set_epochs(o.epochs).set_batch_size(o.batch_size).set_seed(o.seed);
+  t.set_log_steps(true).set_checkpoint(o.checkpoint).set_resume(o.resume).set_label(o.label);
+  const auto& train = gray ? d.control_train : d.lazy_train;
+  const auto& val = gray ? d.gray.validation : d.coloured.validation;
+  const auto started = std::chrono::steady_clock::now();
+  auto run = train_with_objective(*model, spec, train, &val, t, device, objective);
+  return {model, std::move(run), seconds_since(started)};
+}
 
 // Mean over the off-diagonal cells (a foreign tint).
 double mean_off_diagonal(const torch::Tensor& m) {

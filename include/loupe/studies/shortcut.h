@@ -11,6 +11,7 @@
 #include "loupe/core/fs.h"
 #include "loupe/data/coloured.h"
 #include "loupe/models/taps.h"
+#include "loupe/train/train_objective.h"
 
 namespace loupe {
 
@@ -37,6 +38,28 @@ struct ShortcutData {
   std::string base_name;  // "FashionMNIST" or "MNIST"
 };
 ShortcutData load_shortcut_data(const ShortcutDataOptions& options);
+
+// How the shortcut studies train a model: the same settings for the lazy model, the
+// control and every objective, so that only the objective (or the gray input) differs.
+struct ShortcutTrainOptions {
+  std::string arch = "small_cnn", optimizer = "adam";
+  double lr = 5e-4;
+  int64_t epochs = 1, batch_size = 128;
+  uint64_t seed = 0;
+  fs::path checkpoint;  // written after every epoch
+  bool resume = false;  // continue from `checkpoint` if it exists
+  std::string label;    // the progress bar's
+};
+struct ShortcutModel {
+  std::shared_ptr<TappedModel> model;  // eval mode, on the device
+  TrainResult run;
+  double seconds = 0;  // wall time of the training
+};
+// Trains a fresh model (seeded with options.seed) on the lazy model's coloured training
+// subset, or with `gray` on the control's grayscale set, validated on the matching split,
+// with `objective` (plain cross-entropy by default), logging every step.
+ShortcutModel train_shortcut_model(const ShortcutData& data, bool gray, const ShortcutTrainOptions& options,
+                                   torch::Device device, const TrainObjectiveOptions& objective = {});
 
 // probe[a][b] over gray test images of class a tinted with class b's colour: `follows`,
 // the fraction predicted as b; `keeps`, the fraction still predicted as a.

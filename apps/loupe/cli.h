@@ -51,5 +51,6 @@ StudyCommand add_study_outliers(CLI::App& study);
 StudyCommand add_study_disentangle(CLI::App& study);
 StudyCommand add_study_anomaly(CLI::App& study);
 StudyCommand add_study_robustness(CLI::App& study);
+StudyCommand add_study_probe(CLI::App& study);
 
 }  // namespace loupe::cli

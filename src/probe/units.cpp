@@ -37,6 +37,23 @@ int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector
   return a.size(1);
 }
 
+std::vector<std::string> feature_map_taps(TappedModel& model, const std::vector<int64_t>& image_shape) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters().front().device();
+  std::vector<int64_t> shape = {1};
+  shape.insert(shape.end(), image_shape.begin(), image_shape.end());
+  Taps taps;
+  for (const auto& name : model.tap_names()) taps.record(name);
+  model.forward(torch::zeros(shape, torch::TensorOptions().device(device)), &taps);
+  model.train(was_training);
+  std::vector<std::string> maps;
+  for (const auto& name : model.tap_names())
+    if (taps.recorded(name).dim() == 4) maps.push_back(name);
+  return maps;
+}
+
 torch::Tensor resolve_units(const std::vector<int64_t>& units, int64_t count, const std::string& tap) {
   if (units.empty()) return torch::arange(count, torch::kLong);
   std::set<int64_t> seen;

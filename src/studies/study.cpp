@@ -7,6 +7,7 @@
 #include "loupe/studies/compare_study.h"
 #include "loupe/studies/disentangle.h"
 #include "loupe/studies/outliers.h"
+#include "loupe/studies/probe.h"
 #include "loupe/studies/robustness.h"
 
 namespace loupe {
@@ -80,6 +81,23 @@ const std::vector<StudyEntry>& studies() {
              if (fs::is_regular_file(it->second / "models" / (name + ".pt"), ec))
                o.checkpoints[name] = it->second / "models" / (name + ".pt");
          return run_robustness_study(o);
+       },
+       {}},
+      {"probe",
+       "Inside the shortcut study's models: class and unit visualisations, top activations with class/colour "
+       "entropy, NetDissect colour vs class units, lazy beside control",
+       [](const StudyCommon& common, const EarlierStudies& earlier) {
+         ProbeStudyOptions o;
+         o.common = common;
+         // The demo probes the bias study's lazy model and control.
+         const auto it = earlier.find("bias");
+         std::error_code ec;
+         if (it != earlier.end() && fs::is_regular_file(it->second / "models" / "lazy.pt", ec) &&
+             fs::is_regular_file(it->second / "models" / "control.pt", ec)) {
+           o.lazy = it->second / "models" / "lazy.pt";
+           o.control = it->second / "models" / "control.pt";
+         }
+         return run_probe_study(o);
        },
        {}},
   };

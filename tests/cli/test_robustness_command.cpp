@@ -22,22 +22,6 @@ using test::read_metrics;
 using test::run_command;
 using test::TempDir;
 
-// n images of 28x28: class i % 10 is a bright 8x8 square at its own place on a noisy background.
-void write_shapes(const fs::path& dir, const std::string& prefix, uint32_t n, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto images = torch::randint(0, 40, {n, 28, 28}, gen, torch::kLong);
-  std::vector<uint8_t> labels(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    const int64_t c = i % 10, top = 2 + (c / 4) * 8, left = 2 + (c % 4) * 6;
-    images[i].narrow(0, top, 8).narrow(1, left, 8).fill_(220);
-    labels[i] = static_cast<uint8_t>(c);
-  }
-  const auto bytes = images.to(torch::kUInt8).contiguous();
-  const std::vector<uint8_t> pixels(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
-  write_file_atomic(dir / (prefix + "-images-idx3-ubyte"), test::idx_bytes({n, 28, 28}, pixels));
-  write_file_atomic(dir / (prefix + "-labels-idx1-ubyte"), test::idx_bytes({n}, labels));
-}
-
 std::vector<std::string> study_args(const fs::path& data, const fs::path& out, std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {
       "robustness", "--base",      "mnist", "--data",         data.string(), "--objectives",    "jtt", "--epochs",
@@ -55,8 +39,8 @@ class RobustnessCommand : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     fs::create_directories(data());
-    write_shapes(data(), "train", 300, 1);
-    write_shapes(data(), "t10k", 100, 2);
+    test::write_shape_digits(data(), "train", 300, 1);
+    test::write_shape_digits(data(), "t10k", 100, 2);
   }
   static void TearDownTestSuite() {
     delete dir_;

@@ -21,6 +21,9 @@ torch::Tensor unit_activations(TappedModel& model, const torch::Tensor& images, 
 // zero image. An unknown tap is a loupe::Error listing the valid ones.
 int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector<int64_t>& image_shape);
 
+// The taps whose activations are feature maps [N,C,h,w] (not vectors), in forward order.
+std::vector<std::string> feature_map_taps(TappedModel& model, const std::vector<int64_t>& image_shape);
+
 // units as int64 [U]: every unit when `units` is empty, else each checked to lie in
 // [0, count) (a loupe::Error naming the tap and the count otherwise) and not repeated.
 torch::Tensor resolve_units(const std::vector<int64_t>& units, int64_t count, const std::string& tap);

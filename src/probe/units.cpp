@@ -17,27 +17,9 @@ torch::Tensor as_maps(const torch::Tensor& a, const std::string& tap) {
   return a.view({a.size(0), a.size(1), 1, 1});
 }
 
-}  // namespace
-
-torch::Tensor unit_activations(TappedModel& model, const torch::Tensor& images, const std::string& tap,
-                               const torch::Tensor& units) {
-  const auto maps = as_maps(model.forward_until(tap, images), tap);
-  return maps.index_select(1, units.to(maps.device()));
-}
-
-int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector<int64_t>& image_shape) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
-  const auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters().front().device();
-  std::vector<int64_t> shape = {1};
-  shape.insert(shape.end(), image_shape.begin(), image_shape.end());
-  const auto a = as_maps(model.forward_until(tap, torch::zeros(shape, torch::TensorOptions().device(device))), tap);
-  model.train(was_training);
-  return a.size(1);
-}
-
-std::vector<std::string> feature_map_taps(TappedModel& model, const std::vector<int64_t>& image_shape) {
+// Every tap of one forward pass of a zero image of `image_shape` (C,H,W), in eval mode
+// without gradients (the model's mode is restored).
+Taps record_zero_image(TappedModel& model, const std::vector<int64_t>& image_shape) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -48,6 +30,24 @@ std::vector<std::string> feature_map_taps(TappedModel& model, const std::vector<
   for (const auto& name : model.tap_names()) taps.record(name);
   model.forward(torch::zeros(shape, torch::TensorOptions().device(device)), &taps);
   model.train(was_training);
+  return taps;
+}
+
+}  // namespace
+
+torch::Tensor unit_activations(TappedModel& model, const torch::Tensor& images, const std::string& tap,
+                               const torch::Tensor& units) {
+  const auto maps = as_maps(model.forward_until(tap, images), tap);
+  return maps.index_select(1, units.to(maps.device()));
+}
+
+int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector<int64_t>& image_shape) {
+  check_tap_name(model.arch(), tap, model.tap_names());
+  return as_maps(record_zero_image(model, image_shape).recorded(tap), tap).size(1);
+}
+
+std::vector<std::string> feature_map_taps(TappedModel& model, const std::vector<int64_t>& image_shape) {
+  const auto taps = record_zero_image(model, image_shape);
   std::vector<std::string> maps;
   for (const auto& name : model.tap_names())
     if (taps.recorded(name).dim() == 4) maps.push_back(name);

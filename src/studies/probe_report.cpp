@@ -18,7 +18,12 @@ using report::json;
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kDouble).mean().item<double>(); }
 
-std::string short_name(const std::string& n) { return n.size() > 7 ? n.substr(0, 6) + "." : n; }
+std::string short_name(const std::string& n) {
+  if (n.size() <= 7) return n;
+  auto cut = n.substr(0, 6);
+  while (!cut.empty() && cut.back() == ' ') cut.pop_back();
+  return cut + ".";
+}
 
 // The concept label without its kind ("colour:red" → "red").
 std::string concept_label(const ConceptSet& c, int64_t i) {
@@ -42,6 +47,8 @@ void add_summary(report::Report& r, const ProbeStudySettings& s, const std::vect
   for (size_t i = 0; i < lazy.layers.size(); ++i)
     t << (i ? ", " : "") << lazy.layers[i].tap << " " << study::percent(lazy.layers[i].colour_share, 0) << " / "
       << study::percent(control.layers[i].colour_share, 0);
+  t << " (the control never saw colour, yet a tint changes how bright a stroke is, yellow more than blue, and its "
+       "units follow brightness: the gap between the two models is the measure, not the share alone)";
   t << ". The colour entropy of each unit's top images (bits; 3.32 is colour-blind, 0 a single colour): ";
   for (size_t i = 0; i < lazy.layers.size(); ++i)
     t << (i ? ", " : "") << lazy.layers[i].tap << " " << study::fixed(mean_of(lazy.layers[i].colour_entropy), 2)

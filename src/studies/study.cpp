@@ -1,5 +1,8 @@
 #include "loupe/studies/study.h"
 
+#include <optional>
+#include <utility>
+
 #include "loupe/core/error.h"
 #include "loupe/data/anomaly_synth.h"
 #include "loupe/studies/anomaly.h"
@@ -11,6 +14,20 @@
 #include "loupe/studies/robustness.h"
 
 namespace loupe {
+
+namespace {
+
+// The lazy model and control the demo's bias study wrote, if both are there.
+std::optional<std::pair<fs::path, fs::path>> bias_models(const EarlierStudies& earlier) {
+  const auto it = earlier.find("bias");
+  if (it == earlier.end()) return std::nullopt;
+  const auto lazy = it->second / "models" / "lazy.pt", control = it->second / "models" / "control.pt";
+  std::error_code ec;
+  if (!fs::is_regular_file(lazy, ec) || !fs::is_regular_file(control, ec)) return std::nullopt;
+  return std::make_pair(lazy, control);
+}
+
+}  // namespace
 
 const std::vector<StudyEntry>& studies() {
   static const std::vector<StudyEntry> entries = {
@@ -74,12 +91,10 @@ const std::vector<StudyEntry>& studies() {
          o.common = common;
          // The demo's robustness study starts from the bias study's lazy model and control:
          // its quick preset trains them with the same settings and seed.
-         const auto it = earlier.find("bias");
-         std::error_code ec;
-         if (it != earlier.end())
-           for (const std::string name : {"lazy", "control"})
-             if (fs::is_regular_file(it->second / "models" / (name + ".pt"), ec))
-               o.checkpoints[name] = it->second / "models" / (name + ".pt");
+         if (const auto models = bias_models(earlier)) {
+           o.checkpoints["lazy"] = models->first;
+           o.checkpoints["control"] = models->second;
+         }
          return run_robustness_study(o);
        },
        {}},
@@ -90,12 +105,9 @@ const std::vector<StudyEntry>& studies() {
          ProbeStudyOptions o;
          o.common = common;
          // The demo probes the bias study's lazy model and control.
-         const auto it = earlier.find("bias");
-         std::error_code ec;
-         if (it != earlier.end() && fs::is_regular_file(it->second / "models" / "lazy.pt", ec) &&
-             fs::is_regular_file(it->second / "models" / "control.pt", ec)) {
-           o.lazy = it->second / "models" / "lazy.pt";
-           o.control = it->second / "models" / "control.pt";
+         if (const auto models = bias_models(earlier)) {
+           o.lazy = models->first;
+           o.control = models->second;
          }
          return run_probe_study(o);
        },

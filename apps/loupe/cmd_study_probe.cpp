@@ -31,6 +31,13 @@ StudyCommand add_study_probe(CLI::App& study) {
   cmd->add_option("--steps", f->o.steps, "feature visualisation steps (300)");
   cmd->add_option("--top-k", f->o.top_k, "top activating images per unit")->capture_default_str();
   cmd->add_option("--quantile", f->o.quantile, "NetDissect's top quantile")->capture_default_str();
+  cmd->add_option("--sae", f->o.sae_kind, "sparse autoencoder: relu (L1) or topk")
+      ->check(CLI::IsMember({"relu", "topk"}))
+      ->capture_default_str();
+  cmd->add_option("--sae-features", f->o.sae_features, "SAE dictionary size (quick 512, paper 4096)");
+  cmd->add_option("--sae-steps", f->o.sae_steps, "SAE training steps (quick 400, paper 5000)");
+  cmd->add_option("--sae-k", f->o.sae_k, "topk: active features per sample")->capture_default_str();
+  cmd->add_option("--sae-l1", f->o.sae_l1, "relu: the L1 coefficient")->capture_default_str();
   add_common_flags(cmd, f->common, "report folder");
   return {cmd, [f] {
             f->o.common = study_common(f->common, f->preset);

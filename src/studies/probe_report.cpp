@@ -159,6 +159,79 @@ void add_layer_sections(report::Report& r, const ProbeStudyOptions& o, const Pro
   }
 }
 
+double nan_mean(const torch::Tensor& t) { return torch::nanmean(t.to(torch::kDouble)).item<double>(); }
+
+void add_sae_section(report::Report& r, const ShortcutData& d, const ProbeSet& probe,
+                     const std::vector<ModelProbe>& m) {
+  r.section("Sparse autoencoder");
+  const auto& first = m[0].sae;
+  const auto& spec = first.training.sae->spec();
+  r.text("A " + sae_kind_names()[static_cast<size_t>(spec.kind)] + " sparse autoencoder of " +
+         std::to_string(spec.features) + " features on each model's " + first.tap +
+         " activations (every position of every probe image is a sample), trained on the one training loop. "
+         "Spliced: the model with " +
+         first.tap + " replaced by the SAE's reconstruction; zero: with " + first.tap +
+         " set to 0; loss recovered = (CE zero − CE spliced) / (CE zero − CE model). Colour entropy of a feature: of "
+         "its top images' colours (low: a colour feature).");
+  std::vector<std::vector<json>> rows;
+  for (const auto& model : m) {
+    const auto& x = model.sae.metrics;
+    rows.push_back({model.model.name, x.mse, x.explained_variance, x.l0, x.dead_fraction, x.accuracy,
+                    x.accuracy_spliced, x.accuracy_zero, x.loss_recovered, model.sae.training.resampled,
+                    nan_mean(model.sae.colour_entropy), nan_mean(model.sae.class_entropy)});
+  }
+  r.table({"SAE metrics on the probe set",
+           {"model", "MSE", "explained variance", "L0", "dead", "accuracy", "spliced", "zero-ablated", "CE recovered",
+            "resampled", "colour entropy", "class entropy"},
+           rows});
+  for (const auto& model : m) {
+    const auto& p = model.sae;
+    // Dashboards: the 4 live features of lowest colour entropy and the 4 of lowest class entropy.
+    std::vector<int64_t> picked;
+    for (const auto* h : {&p.colour_entropy, &p.class_entropy}) {
+      const auto order = std::get<1>(torch::nan_to_num(*h, 1e9).sort(true, 0, false));
+      for (int64_t j = 0, added = 0; j < order.size(0) && added < 4; ++j) {
+        const int64_t f = order[j].item<int64_t>();
+        if (std::isnan(p.colour_entropy[f].item<double>()) ||
+            std::find(picked.begin(), picked.end(), f) != picked.end())
+          continue;
+        picked.push_back(f);
+        ++added;
+      }
+    }
+    std::vector<torch::Tensor> cells;
+    std::vector<std::string> captions, rows_label;
+    const int64_t k = p.top.indices.size(1);
+    for (const auto f : picked) {
+      for (int64_t t = 0; t < k; ++t) {
+        const int64_t img = p.top.indices[f][t].item<int64_t>();
+        auto map = p.top.maps[f][t];
+        map = map / map.max().clamp_min(1e-12);
+        cells.push_back(overlay_heatmap(probe.data.get(torch::tensor({img})).images[0], map, 0.3));
+        captions.push_back(short_name(d.classes[static_cast<size_t>(probe.data.labels()[img].item<int64_t>())]));
+      }
+      rows_label.push_back("f" + std::to_string(f) + " Hc " +
+                           study::fixed(std::fabs(p.colour_entropy[f].item<double>()), 1) + " Hk " +
+                           study::fixed(std::fabs(p.class_entropy[f].item<double>()), 1));
+    }
+    if (!cells.empty())
+      r.figure(model.model.name +
+                   ": features of lowest colour entropy (top rows) and of lowest class entropy; "
+                   "caption: the image's class",
+               image_grid(cells, captions, GridOptions(k).cell_size(56).padding(4), rows_label));
+    if (p.steered >= 0) {
+      std::vector<std::pair<std::string, std::vector<double>>> series;
+      for (int64_t c = 0; c < p.steering.size(1); ++c)
+        series.push_back({d.classes[static_cast<size_t>(c)], study::to_doubles(p.steering.select(1, c))});
+      r.chart(model.model.name + ": steering with feature " + std::to_string(p.steered) +
+                  " (lowest colour entropy): mean class probability on 256 probe images as α × its typical activation "
+                  "is added at " +
+                  p.tap,
+              report::line_chart("α", "mean probability", series, p.alphas));
+    }
+  }
+}
+
 void add_metrics(report::Report& r, const ProbeStudyOptions& o, const ProbeStudySettings& s, const ConceptSet& concepts,
                  const std::vector<ModelProbe>& m, double seconds) {
   r.metric("study", "probe");
@@ -168,6 +241,10 @@ void add_metrics(report::Report& r, const ProbeStudyOptions& o, const ProbeStudy
                         {"steps", s.steps},
                         {"top_k", o.top_k},
                         {"quantile", o.quantile},
+                        {"sae_kind", o.sae_kind},
+                        {"sae_features", s.sae_features},
+                        {"sae_steps", s.sae_steps},
+                        {"probe_set", "the first probe_images gray test images, colours drawn with seed + 17"},
                         {"seed", o.common.seed}});
   r.metric("concepts", concepts.names);
   for (const auto& model : m) {
@@ -178,6 +255,25 @@ void add_metrics(report::Report& r, const ProbeStudyOptions& o, const ProbeStudy
     r.metric(k + "logits.saturation_pixel", study::to_doubles(model.logits.saturation_pixel));
     r.metric(k + "logits.saturation_fourier", study::to_doubles(model.logits.saturation_fourier));
     r.metric(k + "logits.nearest_colour_fourier", study::to_int64s(model.logits.colour_fourier));
+    const auto& p = model.sae;
+    r.metric(k + "sae.checkpoint", p.checkpoint.string());
+    r.metric(k + "sae.tap", p.tap);
+    r.metric(k + "sae.mse", p.metrics.mse);
+    r.metric(k + "sae.explained_variance", p.metrics.explained_variance);
+    r.metric(k + "sae.l0", p.metrics.l0);
+    r.metric(k + "sae.dead_fraction", p.metrics.dead_fraction);
+    r.metric(k + "sae.accuracy", p.metrics.accuracy);
+    r.metric(k + "sae.accuracy_spliced", p.metrics.accuracy_spliced);
+    r.metric(k + "sae.accuracy_zero", p.metrics.accuracy_zero);
+    r.metric(k + "sae.loss_recovered", p.metrics.loss_recovered);
+    r.metric(k + "sae.resampled", p.training.resampled);
+    r.metric(k + "sae.feature_frequency", study::to_doubles(p.metrics.feature_frequency));
+    r.metric(k + "sae.colour_entropy", study::to_doubles(p.colour_entropy));
+    r.metric(k + "sae.class_entropy", study::to_doubles(p.class_entropy));
+    r.metric(k + "sae.top_indices", study::matrix_json(p.top.indices));
+    r.metric(k + "sae.steered_feature", p.steered);
+    r.metric(k + "sae.steering_alphas", p.alphas);
+    if (p.steering.defined()) r.metric(k + "sae.steering", study::matrix_json(p.steering));
     for (const auto& l : model.layers) {
       const std::string t = k + "taps." + l.tap + ".";
       r.metric(t + "colour_share", l.colour_share);
@@ -200,6 +296,7 @@ void add_report(report::Report& r, const ProbeStudyOptions& o, const ProbeStudyS
   add_summary(r, s, models);
   add_logit_section(r, d, models);
   add_layer_sections(r, o, probe, concepts, models);
+  add_sae_section(r, d, probe, models);
   add_metrics(r, o, s, concepts, models, seconds);
 }
 

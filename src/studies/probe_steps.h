@@ -11,6 +11,7 @@
 
 #include "loupe/probe/dissect.h"
 #include "loupe/probe/feature_vis.h"
+#include "loupe/probe/sae.h"
 #include "loupe/probe/top_activations.h"
 #include "loupe/report/report.h"
 #include "loupe/studies/probe.h"
@@ -49,10 +50,27 @@ struct LayerProbe {
   double colour_share = 0;  // units labelled with a colour concept
 };
 
+// A sparse autoencoder on one tap (per position), its metrics, and per feature the top
+// probe images (by the feature's largest activation over positions) with maps and entropies.
+struct SaeProbe {
+  std::string tap;
+  SaeTraining training;
+  SaeMetrics metrics;
+  TopActivations top;                           // over features (units = features)
+  torch::Tensor class_entropy, colour_entropy;  // double [F]; NaN for features that never fire
+  int64_t steered = -1;                         // the live feature of lowest colour entropy
+  std::vector<double> alphas;
+  torch::Tensor steering;  // double [A,K]: mean class probabilities on gray test images
+  fs::path checkpoint;
+};
+SaeProbe sae_probe(TappedModel& net, const std::string& tap, const std::string& model_name, const ProbeSet& probe,
+                   const ProbeStudyOptions& o, const ProbeStudySettings& s);
+
 struct ModelProbe {
   Model model;
   LogitVis logits;
   std::vector<LayerProbe> layers;
+  SaeProbe sae;
 };
 
 void add_report(report::Report& r, const ProbeStudyOptions& o, const ProbeStudySettings& s, const ShortcutData& d,

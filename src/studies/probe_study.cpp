@@ -13,6 +13,7 @@
 #include "loupe/probe/colour_stats.h"
 #include "loupe/probe/dissect.h"
 #include "loupe/probe/feature_vis.h"
+#include "loupe/probe/sae.h"
 #include "loupe/probe/top_activations.h"
 #include "loupe/probe/units.h"
 #include "loupe/studies/bias.h"
@@ -32,6 +33,15 @@ ProbeStudySettings resolve(const ProbeStudyOptions& o) {
   s.units_shown = o.units_shown.value_or(paper ? 64 : 16);
   s.probe_images = o.probe_images.value_or(paper ? 10000 : 2000);
   s.steps = o.steps.value_or(300);
+  s.sae_features = o.sae_features.value_or(paper ? 4096 : 512);
+  s.sae_steps = o.sae_steps.value_or(paper ? 5000 : 400);
+  s.sae_batch = paper ? 64 : 32;
+  parse_sae_kind(o.sae_kind, "--sae");
+  check_count("--sae-features", s.sae_features, 1, 1 << 20);
+  check_count("--sae-steps", s.sae_steps, 1, 10000000);
+  LOUPE_CHECK(o.sae_kind != "topk" || (o.sae_k >= 1 && o.sae_k <= s.sae_features), "--sae-k ", o.sae_k,
+              ": expected 1 to the dictionary size ", s.sae_features);
+  check_real("--sae-l1", o.sae_l1, 0, 1e6);
   check_shortcut_data_options(ShortcutDataOptions{o.base, o.data_dir, o.bias, o.test_offset});
   check_count("--units", s.units_shown, 1, 4096, "units per tap shown");
   check_count("--probe-images", s.probe_images, 10, 10000, "probe images (the test split has 10000)");
@@ -158,14 +168,15 @@ report::Report run_probe_study(const ProbeStudyOptions& o) {
   data_options.train_images = resolve(bias).train_images;
   const auto d = load_shortcut_data(data_options);
   std::vector<ModelProbe> models;
-  models.push_back({obtain_model(o, s, d, "lazy", o.lazy), {}, {}});
-  models.push_back({obtain_model(o, s, d, "control", o.control), {}, {}});
+  models.push_back({obtain_model(o, s, d, "lazy", o.lazy), {}, {}, {}});
+  models.push_back({obtain_model(o, s, d, "control", o.control), {}, {}, {}});
   const auto probe = probe_set(d, s.probe_images, o.common.seed);
   const auto concepts = coloured_concepts(d.classes, probe.colours, probe.data.labels());
   auto taps = o.taps.empty() ? feature_map_taps(*models[0].model.net, {3, 28, 28}) : o.taps;
   for (auto& m : models) {
     m.logits = logit_visualisations(*m.model.net, s, o.common.seed);
     for (const auto& tap : taps) m.layers.push_back(probe_layer(*m.model.net, tap, probe, concepts, o, s));
+    m.sae = sae_probe(*m.model.net, taps.back(), m.model.name, probe, o, s);
   }
   report::Report r("Probe study: what the shortcut study's models detect",
                    "preset " + preset_name(o.common.preset) + " · " + s.arch + " · " + std::to_string(s.probe_images) +

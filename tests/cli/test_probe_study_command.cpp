@@ -20,8 +20,11 @@ TEST(ProbeStudyCommand, ProbesEveryLayerOfBothModels) {
   test::write_shape_digits(data, "train", 200, 1);
   test::write_shape_digits(data, "t10k", 60, 2);
   const auto out = dir.path() / "out";
-  const std::vector<std::string> base = {"probe",   "--base", "mnist",   "--data", data.string(), "--steps", "5",
-                                         "--units", "3",      "--top-k", "4",      "--device",    "cpu"};
+  // clang-format off
+  const std::vector<std::string> base = {"probe", "--base", "mnist", "--data", data.string(), "--steps", "5",
+                                         "--units", "3", "--top-k", "4", "--sae-features", "32", "--sae-steps", "20",
+                                         "--device", "cpu"};
+  // clang-format on
   auto args = base;
   args.insert(args.end(), {"--probe-images", "60", "--out", out.string()});
   auto r = run_command("study", args);
@@ -41,6 +44,14 @@ TEST(ProbeStudyCommand, ProbesEveryLayerOfBothModels) {
       for (const auto& h : t["colour_entropy"]) EXPECT_LE(h.get<double>(), 2.0 + 1e-9);  // 4 images: log2(4) at most
     }
     EXPECT_EQ(m[name]["logits"]["saturation_fourier"].size(), 10u);
+    const auto& sae = m[name]["sae"];
+    EXPECT_EQ(sae["tap"], "conv3");
+    EXPECT_TRUE(fs::exists(sae["checkpoint"].get<std::string>()));
+    EXPECT_EQ(sae["feature_frequency"].size(), 32u);
+    EXPECT_EQ(sae["top_indices"].size(), 32u);
+    EXPECT_LE(sae["explained_variance"].get<double>(), 1.0);
+    EXPECT_GE(sae["l0"].get<double>(), 0.0);
+    EXPECT_LE(sae["l0"].get<double>(), 32.0);
   }
   EXPECT_TRUE(fs::exists(out / "report.html"));
   // Bad input: a missing checkpoint, an unknown tap, a probe set larger than allowed.
@@ -61,6 +72,11 @@ TEST(ProbeStudyCommand, ProbesEveryLayerOfBothModels) {
   r = run_command("study", args);
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "--probe-images")) << r.err;
+  args = base;
+  args.insert(args.end(), {"--probe-images", "60", "--sae", "topk", "--sae-k", "64", "--out", bad.string()});
+  r = run_command("study", args);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "--sae-k 64")) << r.err;
   EXPECT_FALSE(fs::exists(bad));
 }
 

@@ -28,11 +28,18 @@ struct ProbeStudyOptions {
   std::optional<int64_t> steps;         // feature visualisation steps: 300 (the reference's)
   int64_t top_k = 9;
   double quantile = 0.005;  // NetDissect's top quantile
+  // The sparse autoencoder on each model's last feature-map tap, per position.
+  std::string sae_kind = "relu";        // relu | topk
+  std::optional<int64_t> sae_features;  // quick 512, paper 4096 (the reference's)
+  std::optional<int64_t> sae_steps;     // quick 400, paper 5000
+  int64_t sae_k = 32;                   // topk: active features
+  double sae_l1 = 1.0;                  // relu: λ
 };
 
 struct ProbeStudySettings {
   std::string arch;
   int64_t units_shown = 0, probe_images = 0, steps = 0;
+  int64_t sae_features = 0, sae_steps = 0, sae_batch = 0;
 };
 ProbeStudySettings resolve(const ProbeStudyOptions& options);
 

@@ -35,6 +35,7 @@ Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_explain_command(CLI::App& app);
 Runner add_attack_command(CLI::App& app);  // `loupe attack` (cmd_attack.cpp)
+Runner add_probe_command(CLI::App& app);   // `loupe probe visualize|top|dissect|sae` (cmd_probe.cpp)
 Runner add_study_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
 Runner add_data_command(CLI::App& app);  // `loupe data anomalies` (cmd_data.cpp)

@@ -177,4 +177,21 @@ GraySplits make_gray_control(const TensorDataset& gray_train, const TensorDatase
           gray3(gray_test, torch::Tensor())};
 }
 
+RecolouredSet recolour_randomly(const TensorDataset& gray, uint64_t seed) {
+  const auto images = gray.images_u8();
+  LOUPE_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3),
+              "recolour: expected gray images "
+              "[N,1,H,W] or [N,3,H,W] with equal channels, got ",
+              images.sizes());
+  LOUPE_CHECK(images.size(1) == 1 || (torch::equal(images.select(1, 0), images.select(1, 1)) &&
+                                      torch::equal(images.select(1, 0), images.select(1, 2))),
+              "recolour: the images have colour already; expected a gray dataset (e.g. gray-fashion-mnist)");
+  std::mt19937_64 rng(seed + 17);
+  std::uniform_int_distribution<int64_t> colour(0, kColours - 1);
+  std::vector<int64_t> colours(static_cast<size_t>(images.size(0)));
+  for (auto& c : colours) c = colour(rng);
+  return {TensorDataset(tint(images.narrow(1, 0, 1).contiguous(), colours), gray.labels(), gray.class_names()),
+          colours};
+}
+
 }  // namespace loupe

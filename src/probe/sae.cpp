@@ -343,4 +343,27 @@ torch::Tensor steer(TappedModel& model, const std::string& tap, SparseAutoencode
   return torch::stack(rows);
 }
 
+TopActivations top_feature_activations(TappedModel& model, const std::string& tap, SparseAutoencoderImpl& sae,
+                                       const Dataset& data, int64_t k, torch::Device device, int64_t batch_size) {
+  check_tap_name(model.arch(), tap, model.tap_names());
+  LOUPE_CHECK(k >= 1 && batch_size >= 1 && data.size() >= 1, "SAE top images: expected data, k >= 1 and a batch size");
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const int64_t features = sae.spec().features;
+  StreamingTopK top(features, std::min(k, data.size()));
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    const int64_t n = std::min(batch_size, data.size() - start);
+    const auto ids = torch::arange(start, start + n, torch::kLong);
+    auto a = model.forward_until(tap, data.get(ids).images.to(device));
+    if (a.dim() == 2) a = a.unsqueeze(-1).unsqueeze(-1);
+    const int64_t h = a.size(2), w = a.size(3);
+    const auto f = sae.encode(a.permute({0, 2, 3, 1}).reshape({-1, a.size(1)})).view({n, h, w, features});
+    const auto maps = f.permute({3, 0, 1, 2});  // [F,n,h,w]
+    top.add(std::get<0>(maps.flatten(2).max(2)).cpu(), ids, maps.cpu());
+  }
+  model.train(was_training);
+  return {torch::arange(features, torch::kLong), top.ids(), top.scores(), top.payload()};
+}
+
 }  // namespace loupe

@@ -5,35 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "loupe/core/progress.h"
-#include "loupe/probe/units.h"
 #include "probe_steps.h"
 
 namespace loupe::probe_study {
-
-namespace {
-
-// Per feature, the top-k probe images by the feature's largest activation over positions,
-// with its map over each: one streaming pass.
-TopActivations top_feature_images(TappedModel& net, const std::string& tap, SparseAutoencoderImpl& sae,
-                                  const Dataset& data, int64_t k, torch::Device device) {
-  torch::NoGradGuard no_grad;
-  const int64_t features = sae.spec().features;
-  StreamingTopK top(features, std::min(k, data.size()));
-  const int64_t batch = 64;
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    const auto ids = torch::arange(start, start + n, torch::kLong);
-    const auto a = net.forward_until(tap, data.get(ids).images.to(device));  // [n,C,h,w]
-    const int64_t h = a.size(2), w = a.size(3);
-    const auto f = sae.encode(a.permute({0, 2, 3, 1}).reshape({-1, a.size(1)})).view({n, h, w, features});
-    const auto maps = f.permute({3, 0, 1, 2});  // [F,n,h,w]
-    top.add(std::get<0>(maps.flatten(2).max(2)).cpu(), ids, maps.cpu());
-  }
-  return {torch::arange(features, torch::kLong), top.ids(), top.scores(), top.payload()};
-}
-
-}  // namespace
 
 SaeProbe sae_probe(TappedModel& net, const std::string& tap, const std::string& model_name, const ProbeSet& probe,
                    const ProbeStudyOptions& o, const ProbeStudySettings& s) {
@@ -55,7 +29,7 @@ SaeProbe sae_probe(TappedModel& net, const std::string& tap, const std::string& 
   p.training = train_sae(net, tap, probe.data, t, device);
   auto& sae = *p.training.sae;
   p.metrics = evaluate_sae(net, tap, sae, probe.data, ActivationSampling::kPositions, device);
-  p.top = top_feature_images(net, tap, sae, probe.data, o.top_k, device);
+  p.top = top_feature_activations(net, tap, sae, probe.data, o.top_k, device);
   const auto labels = probe.data.labels().index_select(0, p.top.indices.flatten()).view(p.top.indices.sizes());
   const auto colours =
       torch::tensor(probe.colours, torch::kLong).index_select(0, p.top.indices.flatten()).view(p.top.indices.sizes());

@@ -92,12 +92,8 @@ Model obtain_model(const ProbeStudyOptions& o, const ProbeStudySettings& s, cons
 ProbeSet probe_set(const ShortcutData& d, int64_t n, uint64_t seed) {
   LOUPE_CHECK(n <= d.gray.test.size(), "--probe-images ", n, ": the test split has only ", d.gray.test.size(),
               " images");
-  std::mt19937_64 rng(seed + 17);
-  std::uniform_int_distribution<int64_t> colour(0, 9);
-  std::vector<int64_t> colours(static_cast<size_t>(n));
-  for (auto& c : colours) c = colour(rng);
-  const auto gray = d.gray.test.images_u8().narrow(0, 0, n).narrow(1, 0, 1);
-  return {TensorDataset(tint(gray, colours), d.gray.test.labels().narrow(0, 0, n).clone(), d.classes), colours};
+  auto set = recolour_randomly(d.gray.test.subset(torch::arange(n, torch::kLong)), seed);
+  return {std::move(set.data), std::move(set.colours)};
 }
 
 }  // namespace

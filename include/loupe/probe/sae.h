@@ -22,6 +22,7 @@
 
 #include "loupe/data/dataset.h"
 #include "loupe/models/taps.h"
+#include "loupe/probe/top_activations.h"
 #include "loupe/train/trainer.h"
 
 namespace loupe {
@@ -111,6 +112,11 @@ struct SaeMetrics {
 // One pass over `data` (labels are the classifier's targets).
 SaeMetrics evaluate_sae(TappedModel& model, const std::string& tap, SparseAutoencoderImpl& sae, const Dataset& data,
                         ActivationSampling sampling, torch::Device device, int64_t batch_size = 128);
+
+// Per feature, the top-k images of `data` by the feature's largest activation over the
+// tap's positions, with its map over each (units = the features): one streaming pass.
+TopActivations top_feature_activations(TappedModel& model, const std::string& tap, SparseAutoencoderImpl& sae,
+                                       const Dataset& data, int64_t k, torch::Device device, int64_t batch_size = 64);
 
 // Steering: the classifier's mean class probabilities when α·(feature's decoder
 // direction) is added to the tap's activations at every position (or to the pooled

@@ -115,6 +115,19 @@ std::vector<std::string> read_lines(const fs::path& path) {
   return lines;
 }
 
+// Loads the model and the data, opens the output folder and runs one data probe.
+template <class Options, class Run>
+void run_data_probe(const ProbeFlags& flags, const ProbeDataFlags& data_flags, Options& o, Run run,
+                    OutputDirOptions out_options = OutputDirOptions()) {
+  const auto m = load_probe_model(flags);
+  const auto d = load_probe_data(data_flags, static_cast<uint64_t>(flags.common.seed));
+  check_channels(m, d.view, flags.checkpoint);
+  const OutputDir out(flags.common.out, out_options);
+  o.out = flags.common.out;
+  run(*m.model, d.view, o, m.device);
+  print_report_path(flags.common);
+}
+
 }  // namespace
 
 Runner add_probe_command(CLI::App& app) {
@@ -214,13 +227,7 @@ Runner add_probe_command(CLI::App& app) {
       o.top.reduce = parse_unit_reduce(*reduce, "--reduce");
       check_count("--k", o.top.k, 1, 1000);
       check_count("--shown", o.shown, 1, 4096);
-      const auto m = load_probe_model(flags);
-      const auto d = load_probe_data(data_flags, static_cast<uint64_t>(flags.common.seed));
-      check_channels(m, d.view, flags.checkpoint);
-      const OutputDir out(flags.common.out);
-      o.out = flags.common.out;
-      run_probe_top(*m.model, d.view, o, m.device);
-      print_report_path(flags.common);
+      run_data_probe(flags, data_flags, o, run_probe_top);
     } else if (dis->parsed()) {
       auto& [flags, data_flags, o] = *fd;
       o.tap = flags.tap;
@@ -228,13 +235,7 @@ Runner add_probe_command(CLI::App& app) {
       o.concepts_npy = *concepts_file;
       if (!names_file->empty()) o.concept_names = read_lines(*names_file);
       check_real("--quantile", o.dissect.quantile, 1e-6, 0.5, "NetDissect's top quantile");
-      const auto m = load_probe_model(flags);
-      const auto d = load_probe_data(data_flags, static_cast<uint64_t>(flags.common.seed));
-      check_channels(m, d.view, flags.checkpoint);
-      const OutputDir out(flags.common.out);
-      o.out = flags.common.out;
-      run_probe_dissect(*m.model, d.view, o, m.device);
-      print_report_path(flags.common);
+      run_data_probe(flags, data_flags, o, run_probe_dissect);
     } else if (sae->parsed()) {
       auto& [flags, data_flags, o] = *fs_;
       o.tap = flags.tap;
@@ -251,14 +252,8 @@ Runner add_probe_command(CLI::App& app) {
       check_count("--batch", o.train.batch_size, 1, 65536);
       check_count("--resample-every", o.train.resample_every, 0, 100000000, "0 = never");
       LOUPE_CHECK(o.steer >= -1, "--steer ", o.steer, ": expected a feature index or -1");
-      const auto m = load_probe_model(flags);
-      const auto d = load_probe_data(data_flags, static_cast<uint64_t>(flags.common.seed));
-      check_channels(m, d.view, flags.checkpoint);
-      const OutputDir out(flags.common.out,
-                          OutputDirOptions().set_final_files({"report.html", "metrics.json", "sae.pt"}));
-      o.out = flags.common.out;
-      run_probe_sae(*m.model, d.view, o, m.device);
-      print_report_path(flags.common);
+      run_data_probe(flags, data_flags, o, run_probe_sae,
+                     OutputDirOptions().set_final_files({"report.html", "metrics.json", "sae.pt"}));
     }
   };
 }

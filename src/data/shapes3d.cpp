@@ -209,18 +209,27 @@ torch::Tensor Shapes3D::render(const torch::Tensor& factor_vectors, torch::Devic
   return detail::render_shapes3d(options_, factor_vectors, device, false);
 }
 
+const std::vector<std::string>& shapes3d_part_names() {
+  static const std::vector<std::string> names = {"sky", "floor", "wall", "object"};
+  return names;
+}
+
 namespace {
 
 // On the CPU, images are rendered this many rays at a time: small enough for the
 // temporaries of one chunk to stay in cache (4 images of 128x128 rays).
 constexpr int64_t kShapes3DRaysPerChunk = 1 << 16;
 
-torch::Tensor render_shapes3d_chunk(const Shapes3DOptions& options, const torch::Tensor& factor_vectors,
-                                    torch::Device device, bool exhaustive) {
-  const int64_t b = factor_vectors.size(0), ss = options.supersample, side = options.image_size * ss;
-  const auto s = make_scene(factor_vectors, device);
-  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+// The primary rays of `side` x `side` pixel-centre samples per image and what each meets
+// first: the floor, the wall (which ends at its edge), the object, or the sky.
+struct PrimaryRays {
+  Vec3 eye, dir;
+  Hit scene;
+  torch::Tensor is_object, is_wall, sky;  // bool [B, side·side]
+};
 
+PrimaryRays trace_primary(const Scene& s, int64_t b, int64_t side, torch::Device device, bool exhaustive) {
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
   // Pixel-centre offsets in [-1,1] for every ray; row 0 is the top of the image.
   const double half = std::tan(kFieldOfView * kShapesPi / 360.0);
   const auto coord = (torch::arange(side, opts) + 0.5) * (2.0 * half / static_cast<double>(side)) - half;
@@ -243,8 +252,23 @@ torch::Tensor render_shapes3d_chunk(const Shapes3DOptions& options, const torch:
   const auto every_ray = torch::ones({b, side * side}, opts.dtype(torch::kBool));
   const Hit object = hit_object(eye, dir, s, exhaustive ? every_ray : shapes3d_may_hit_object(eye, dir, s));
   const Hit scene = detail::nearest(detail::nearest(floor, wall), object);
+  return {eye, dir, scene, object.t <= scene.t, wall.t <= scene.t, torch::isinf(scene.t)};
+}
 
-  const auto is_object = object.t <= scene.t, is_wall = wall.t <= scene.t, sky = torch::isinf(scene.t);
+torch::Tensor render_shapes3d_chunk(const Shapes3DOptions& options, const torch::Tensor& factor_vectors,
+                                    torch::Device device, bool exhaustive) {
+  const int64_t b = factor_vectors.size(0), ss = options.supersample, side = options.image_size * ss;
+  const auto s = make_scene(factor_vectors, device);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+  const auto rays = trace_primary(s, b, side, device, exhaustive);
+  const auto& dir = rays.dir;
+  const auto& eye = rays.eye;
+  const auto& scene = rays.scene;
+  const auto& is_object = rays.is_object;
+  const auto& is_wall = rays.is_wall;
+  const auto& sky = rays.sky;
+  const auto ones = torch::ones({b, side * side}, opts);
+  const auto every_ray = torch::ones({b, side * side}, opts.dtype(torch::kBool));
   const Vec3 albedo = choose(is_object, s.object_rgb * ones, choose(is_wall, s.wall_rgb * ones, s.floor_rgb * ones));
   const auto light_n = 1.0 / std::sqrt(kLight[0] * kLight[0] + kLight[1] * kLight[1] + kLight[2] * kLight[2]);
   const Vec3 light{torch::full({1, 1}, kLight[0] * light_n, opts), torch::full({1, 1}, kLight[1] * light_n, opts),
@@ -280,6 +304,15 @@ torch::Tensor render_shapes3d_chunk(const Shapes3DOptions& options, const torch:
   return image.mul(255.0).round().div(255.0);
 }
 
+torch::Tensor shapes3d_parts_chunk(const Shapes3DOptions& options, const torch::Tensor& factor_vectors,
+                                   torch::Device device) {
+  const int64_t b = factor_vectors.size(0), side = options.image_size;
+  const auto rays = trace_primary(make_scene(factor_vectors, device), b, side, device, false);
+  auto parts = torch::ones({b, side * side}, torch::TensorOptions().dtype(torch::kLong).device(device));  // floor
+  parts = parts.masked_fill(rays.is_wall, 2).masked_fill(rays.is_object, 3).masked_fill(rays.sky, 0);
+  return parts.view({b, side, side}).cpu();
+}
+
 }  // namespace
 
 namespace detail {
@@ -299,4 +332,14 @@ torch::Tensor render_shapes3d(const Shapes3DOptions& options, const torch::Tenso
 }
 
 }  // namespace detail
+torch::Tensor Shapes3D::render_parts(const torch::Tensor& factor_vectors, torch::Device device) const {
+  check_factors(factor_vectors, shapes3d_factor_sizes(), "Shapes3D factors");
+  const int64_t b = factor_vectors.size(0), rays = options_.image_size * options_.image_size;
+  const int64_t chunk = device.is_cuda() ? std::max<int64_t>(b, 1) : std::max<int64_t>(1, kShapes3DRaysPerChunk / rays);
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < b; i += chunk)
+    parts.push_back(shapes3d_parts_chunk(options_, factor_vectors.slice(0, i, std::min(b, i + chunk)), device));
+  return parts.empty() ? torch::zeros({0, options_.image_size, options_.image_size}, torch::kLong) : torch::cat(parts);
+}
+
 }  // namespace loupe

@@ -7,6 +7,7 @@
 #include "loupe/core/error.h"
 #include "loupe/core/progress.h"
 #include "loupe/data/coloured.h"
+#include "loupe/data/shapes3d.h"
 #include "loupe/probe/top_activations.h"
 #include "loupe/probe/units.h"
 
@@ -137,6 +138,31 @@ ConceptSet coloured_concepts(const std::vector<std::string>& class_names, std::v
     const auto is_class = label.view({-1, 1}).eq(torch::arange(classes_n, torch::kLong).view({1, -1}));
     const auto which = torch::cat({is_colour, is_class}, 1).to(strokes.device()).view({images.size(0), -1, 1, 1});
     return strokes & which;
+  };
+  return set;
+}
+
+ConceptSet shapes3d_concepts(const Shapes3D& data) {
+  ConceptSet set;
+  const auto& parts = shapes3d_part_names();
+  for (const auto& p : parts) set.names.push_back("part:" + p), set.kinds.push_back("part");
+  const auto hues = shapes3d_value_names(0);  // the ten hues, the same for floor, wall and object
+  const std::vector<std::string> coloured_parts = {"floor", "wall", "object"};
+  for (const auto& p : coloured_parts)
+    for (const auto& h : hues) set.names.push_back(p + ":" + h), set.kinds.push_back(p + " hue");
+  const int64_t n_hues = static_cast<int64_t>(hues.size());
+  set.masks = [&data, n_hues](const torch::Tensor& images, const torch::Tensor& indices) {
+    const auto factors = data.factors(indices);  // [B,6]: floor_hue, wall_hue, object_hue, ...
+    const auto part = data.render_parts(factors, torch::kCPU).to(images.device());  // [B,H,W]
+    std::vector<torch::Tensor> masks;
+    for (int64_t p = 0; p < 4; ++p) masks.push_back(part.eq(p));
+    const auto hue_values = torch::arange(n_hues, torch::kLong).view({1, -1, 1, 1}).to(images.device());
+    for (int64_t p = 1; p <= 3; ++p) {  // floor, wall, object: factor p - 1 is the part's hue
+      const auto hue = factors.select(1, p - 1).to(images.device()).view({-1, 1, 1, 1});
+      masks.push_back(part.eq(p).unsqueeze(1) & hue.eq(hue_values));  // [B,10,H,W]
+    }
+    for (int64_t p = 0; p < 4; ++p) masks[static_cast<size_t>(p)] = masks[static_cast<size_t>(p)].unsqueeze(1);
+    return torch::cat(masks, 1);
   };
   return set;
 }

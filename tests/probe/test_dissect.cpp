@@ -5,6 +5,7 @@
 
 #include "error_matchers.h"
 #include "explain/toy_models.h"
+#include "loupe/data/shapes3d.h"
 #include "loupe/probe/dissect.h"
 
 namespace loupe {
@@ -122,6 +123,39 @@ TEST(Dissect, ColouredConceptsAreTheStrokesOfEachColourAndClass) {
   EXPECT_TRUE(m[1][0][0][0].item<bool>());
   EXPECT_TRUE(m[1][10][0][0].item<bool>());
   EXPECT_FALSE(m[1][10][1][1].item<bool>());  // background
+}
+
+}  // namespace loupe
+
+namespace loupe {
+
+TEST(Dissect, Shapes3DConceptsAreTheRenderersPartsByHue) {
+  Shapes3D data(Shapes3DOptions().set_image_size(32).set_supersample(1));
+  const auto set = shapes3d_concepts(data);
+  ASSERT_EQ(set.names.size(), 34u);  // 4 parts, and floor, wall and object in 10 hues each
+  EXPECT_EQ(set.names[0], "part:sky");
+  EXPECT_EQ(set.names[4], "floor:red");
+  EXPECT_EQ(set.names[33], "object:pink");
+  const auto indices = torch::tensor({0L, 123457L, 479999L});
+  const auto factors = data.factors(indices);
+  const auto parts = data.render_parts(factors, torch::kCPU);
+  ASSERT_EQ(parts.sizes(), torch::IntArrayRef({3, 32, 32}));
+  // Sky at the top-left corner, the object somewhere, the floor at the bottom centre.
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_GT(parts[i].eq(3).sum().item<int64_t>(), 0) << i;
+    EXPECT_EQ(parts[i][31][16].item<int64_t>(), 1) << i;
+  }
+  const auto m = set.masks(data.get(indices).images, indices);
+  ASSERT_EQ(m.sizes(), torch::IntArrayRef({3, 34, 32, 32}));
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t p = 0; p < 4; ++p) EXPECT_TRUE(torch::equal(m[i][p], parts[i].eq(p)));
+    // The object's pixels are exactly the mask of "object:<its hue>", and no other object hue.
+    const int64_t hue = factors[i][2].item<int64_t>();
+    EXPECT_TRUE(torch::equal(m[i][24 + hue], parts[i].eq(3)));
+    EXPECT_EQ(m[i].narrow(0, 24, 10).sum().item<int64_t>(), parts[i].eq(3).sum().item<int64_t>());
+    // Every pixel is in exactly one part.
+    EXPECT_TRUE(torch::equal(m[i].narrow(0, 0, 4).sum(0), torch::ones({32, 32}, torch::kLong)));
+  }
 }
 
 }  // namespace loupe

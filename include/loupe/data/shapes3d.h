@@ -23,6 +23,9 @@ std::vector<double> shapes3d_factor_values(int64_t factor);
 // scales "0.75"… and orientations "-30.0"… (never integers, so "7" always means an index).
 std::vector<std::string> shapes3d_value_names(int64_t factor);
 
+// "sky", "floor", "wall", "object": the values of Shapes3D::render_parts.
+const std::vector<std::string>& shapes3d_part_names();
+
 struct Shapes3DOptions {
   int64_t image_size = 64;             // square images, H = W
   int64_t supersample = 2;             // rays per pixel side (antialiasing); 1 is fastest
@@ -59,6 +62,9 @@ class Shapes3D : public FactorDataset {
   // Renders factor vectors int64 [B,6] (any device) as float [B,3,H,W] on `device`,
   // quantised to multiples of 1/255 like the uint8 original.
   torch::Tensor render(const torch::Tensor& factors, torch::Device device) const;
+  // What each pixel's centre ray meets first, int64 [B,H,W] on the CPU: 0 sky, 1 floor,
+  // 2 wall, 3 object (shapes3d_part_names()); the concept masks of unit dissection.
+  torch::Tensor render_parts(const torch::Tensor& factors, torch::Device device) const;
 
  private:
   Shapes3DOptions options_;

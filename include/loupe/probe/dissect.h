@@ -85,4 +85,10 @@ torch::Tensor soft_wpmi(const torch::Tensor& unit_activations, const torch::Tens
 ConceptSet coloured_concepts(const std::vector<std::string>& class_names, std::vector<int64_t> colours,
                              const torch::Tensor& labels);
 
+class Shapes3D;
+// The concepts procedural Shapes3D knows pixel by pixel: each part ("part:sky", "part:floor",
+// "part:wall", "part:object") and each part in each hue ("floor:red", ..., "object:pink"),
+// from the renderer's part labels of the images' factors (data.factors(indices)).
+ConceptSet shapes3d_concepts(const Shapes3D& data);
+
 }  // namespace loupe

@@ -10,6 +10,7 @@
 #include "loupe/core/output_dir.h"
 #include "loupe/data/coloured.h"
 #include "loupe/data/registry.h"
+#include "loupe/data/shapes3d.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/studies/probe_commands.h"
 
@@ -65,12 +66,21 @@ LoadedProbeData load_probe_data(const ProbeDataFlags& f, uint64_t seed) {
   request.name = f.name;
   request.dir = f.dir;
   request.seed = seed;
+  // Generated data render their splits: render only what the probe needs (the validation
+  // and test splits get a tenth of the training count).
+  if ((f.name == "shapes3d" || f.name == "dsprites") && f.images > 0) request.images = 10 * f.images;
   const auto splits = load_dataset(request);
   auto data = f.split == "test" ? splits.test : splits.validation;
-  if (f.images > 0 && f.images < data->size())
+  auto source_indices = f.split == "test" ? splits.test_indices : splits.validation_indices;
+  if (f.images > 0 && f.images < data->size()) {
     data = std::make_shared<TensorDataset>(data->subset(torch::arange(f.images, torch::kLong)));
+    if (source_indices.defined()) source_indices = source_indices.narrow(0, 0, f.images);
+  }
   LoadedProbeData out;
   out.view.name = f.name + " " + f.split;
+  // Shapes3D knows every pixel's part: its concepts, mapped to the split's images.
+  if (const auto shapes = std::dynamic_pointer_cast<const Shapes3D>(splits.source))
+    out.view.concepts = remap_concepts(shapes3d_concepts(*shapes), source_indices);
   if (f.recolour) {
     auto set = recolour_randomly(*data, seed);
     data = std::make_shared<TensorDataset>(std::move(set.data));

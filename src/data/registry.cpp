@@ -73,7 +73,8 @@ DataSplits folder(const DataRequest& r) {
 
 // Distinct samples of a procedural dataset, drawn with the seed: train, then a tenth as
 // many each for validation and test, rendered once into memory.
-DataSplits generated(const FactorDataset& data, const DataRequest& r, int64_t default_train) {
+DataSplits generated(std::shared_ptr<const FactorDataset> source, const DataRequest& r, int64_t default_train) {
+  const FactorDataset& data = *source;
   const int64_t n_train = r.images > 0 ? r.images : default_train, n_other = std::max<int64_t>(1, n_train / 10);
   LOUPE_CHECK(r.images >= 0 && n_train + 2 * n_other <= data.size(), "--data ", r.name, " with ", r.images,
               " training images: expected 0 (the default) or a count of at most ", data.size() * 10 / 12);
@@ -82,7 +83,13 @@ DataSplits generated(const FactorDataset& data, const DataRequest& r, int64_t de
   auto split = [&](int64_t from, int64_t n) {
     return std::make_shared<TensorDataset>(to_tensor_dataset(data, perm.slice(0, from, from + n)));
   };
-  return {split(0, n_train), split(n_train, n_other), split(n_train + n_other, n_other)};
+  return {split(0, n_train),
+          split(n_train, n_other),
+          split(n_train + n_other, n_other),
+          source,
+          perm.slice(0, 0, n_train),
+          perm.slice(0, n_train, n_train + n_other),
+          perm.slice(0, n_train + n_other, n_train + 2 * n_other)};
 }
 
 const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& dataset_registry() {
@@ -95,8 +102,10 @@ const std::map<std::string, std::function<DataSplits(const DataRequest&)>>& data
       {"gray-mnist", [](const DataRequest& r) { return gray("mnist", r); }},
       {"folder", folder},
       {"shapes3d",
-       [](const DataRequest& r) { return generated(Shapes3D(Shapes3DOptions().set_supersample(1)), r, 8000); }},
-      {"dsprites", [](const DataRequest& r) { return generated(DSprites(), r, 20000); }},
+       [](const DataRequest& r) {
+         return generated(std::make_shared<Shapes3D>(Shapes3DOptions().set_supersample(1)), r, 8000);
+       }},
+      {"dsprites", [](const DataRequest& r) { return generated(std::make_shared<DSprites>(), r, 20000); }},
   };
   return loaders;
 }

@@ -120,6 +120,16 @@ torch::Tensor soft_wpmi(const torch::Tensor& unit_acts, const torch::Tensor& con
   return log_given - o.lambda * log_prior;
 }
 
+ConceptSet remap_concepts(const ConceptSet& concepts, const torch::Tensor& source_indices) {
+  ConceptSet set = concepts;
+  const auto map = source_indices.to(torch::kCPU, torch::kLong);
+  const auto base = concepts.masks;
+  set.masks = [base, map](const torch::Tensor& images, const torch::Tensor& positions) {
+    return base(images, map.index_select(0, positions.to(torch::kCPU)));
+  };
+  return set;
+}
+
 ConceptSet coloured_concepts(const std::vector<std::string>& class_names, std::vector<int64_t> colours,
                              const torch::Tensor& labels) {
   const auto& palette = coloured_palette_names();
@@ -151,7 +161,7 @@ ConceptSet shapes3d_concepts(const Shapes3D& data) {
   for (const auto& p : coloured_parts)
     for (const auto& h : hues) set.names.push_back(p + ":" + h), set.kinds.push_back(p + " hue");
   const int64_t n_hues = static_cast<int64_t>(hues.size());
-  set.masks = [&data, n_hues](const torch::Tensor& images, const torch::Tensor& indices) {
+  set.masks = [data, n_hues](const torch::Tensor& images, const torch::Tensor& indices) {
     const auto factors = data.factors(indices);  // [B,6]: floor_hue, wall_hue, object_hue, ...
     const auto part = data.render_parts(factors, torch::kCPU).to(images.device());  // [B,H,W]
     std::vector<torch::Tensor> masks;

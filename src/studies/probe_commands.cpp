@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "loupe/core/colormap.h"
 #include "loupe/core/error.h"
@@ -149,10 +150,11 @@ report::Report run_probe_top(TappedModel& model, const ProbeData& d, const Probe
 
 report::Report run_probe_dissect(TappedModel& model, const ProbeData& d, const ProbeDissectOptions& o,
                                  torch::Device device) {
-  const bool netdissect = !d.colours.empty(), wpmi = !o.concepts_npy.empty();
-  LOUPE_CHECK(netdissect || wpmi,
-              "dissect: no concepts to compare with; give a gray dataset with --recolour (colour "
-              "and class concepts from the strokes) or a concept-activation matrix with --concepts FILE.npy");
+  const bool netdissect = d.concepts.has_value() || !d.colours.empty(), wpmi = !o.concepts_npy.empty();
+  LOUPE_CHECK(
+      netdissect || wpmi,
+      "dissect: no concepts to compare with; give a gray dataset with --recolour (colour and class concepts "
+      "from the strokes), shapes3d (its parts by hue), or a concept-activation matrix with --concepts FILE.npy");
   torch::Tensor concept_matrix;
   std::vector<std::string> concept_names = o.concept_names;
   if (wpmi) {
@@ -173,7 +175,7 @@ report::Report run_probe_dissect(TappedModel& model, const ProbeData& d, const P
   Dissection dis;
   ConceptSet concepts;
   if (netdissect) {
-    concepts = coloured_concepts(d.data->class_names(), d.colours, d.data->labels());
+    concepts = d.concepts ? *d.concepts : coloured_concepts(d.data->class_names(), d.colours, d.data->labels());
     dis = dissect(model, *d.data, o.tap, o.units, concepts, o.dissect, device);
   }
   torch::Tensor sim, unit_index;
@@ -193,13 +195,13 @@ report::Report run_probe_dissect(TappedModel& model, const ProbeData& d, const P
     sim = soft_wpmi(torch::cat(acts), concept_matrix, w);
   }
   const auto units = study::to_int64s(netdissect ? dis.units : unit_index);
-  int64_t colour_units = 0;
+  std::map<std::string, int64_t> kind_counts;  // units per concept kind
   for (size_t i = 0; i < units.size(); ++i) {
     const auto u = static_cast<int64_t>(i);
     std::vector<json> row = {units[i]};
     if (netdissect) {
       const auto b = dis.best[u].item<int64_t>();
-      colour_units += concepts.kinds[static_cast<size_t>(b)] == "colour";
+      ++kind_counts[concepts.kinds[static_cast<size_t>(b)]];
       row.push_back(concepts.names[static_cast<size_t>(b)]);
       row.push_back(dis.best_iou[u].item<double>());
     }
@@ -214,13 +216,13 @@ report::Report run_probe_dissect(TappedModel& model, const ProbeData& d, const P
   if (netdissect) cols.insert(cols.end(), {"NetDissect label", "IoU"});
   if (wpmi) cols.insert(cols.end(), {"soft-WPMI label", "similarity"});
   std::string text;
-  if (netdissect)
+  if (netdissect) {
     text += "NetDissect: each unit's maps, upsampled and thresholded at its top " +
-            study::fixed(100 * o.dissect.quantile, 2) +
-            "% over the data, against the stroke pixels of each colour and "
-            "of each class; " +
-            std::to_string(colour_units) + " of " + std::to_string(units.size()) +
-            " units are labelled with a colour. ";
+            study::fixed(100 * o.dissect.quantile, 2) + "% over the data, against each concept's pixels (" +
+            std::to_string(concepts.names.size()) + " concepts); units per kind of label:";
+    for (const auto& [kind, count] : kind_counts) text += " " + kind + " " + std::to_string(count);
+    text += ". ";
+  }
   if (wpmi)
     text += "CLIP-Dissect: soft-WPMI of each unit's top images (by mean activation) against the concept matrix " +
             o.concepts_npy.filename().string() + ".";
@@ -233,7 +235,7 @@ report::Report run_probe_dissect(TappedModel& model, const ProbeData& d, const P
     r.metric("netdissect.label", study::to_int64s(dis.best));
     r.metric("netdissect.iou", study::to_doubles(dis.best_iou));
     r.metric("netdissect.thresholds", study::to_doubles(dis.thresholds));
-    r.metric("netdissect.colour_units", colour_units);
+    r.metric("netdissect.units_per_kind", kind_counts);
   }
   if (wpmi) {
     r.metric("wpmi.concepts", concept_names);

@@ -77,6 +77,9 @@ TEST_F(ProbeCommand, TopDissectAndSaeOnRecolouredImages) {
   EXPECT_EQ(m["wpmi"]["concepts"], nlohmann::json({"stripes", "spots", "sky"}));
   EXPECT_EQ(m["wpmi"]["label"].size(), 3u);
   EXPECT_EQ(m["netdissect"]["label"].size(), 3u);
+  int64_t labelled = 0;
+  for (const auto& [kind, count] : m["netdissect"]["units_per_kind"].items()) labelled += count.get<int64_t>();
+  EXPECT_EQ(labelled, 3);
 
   r = run_sub("sae", "conv3", {"--features", "16", "--steps", "10", "--out", (dir.path() / "sae").string()});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -102,6 +105,22 @@ TEST_F(ProbeCommand, TopDissectAndSaeOnRecolouredImages) {
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "unit 999 of tap 'conv2'")) << r.err;
   EXPECT_FALSE(fs::exists(bad));
+}
+
+TEST_F(ProbeCommand, DissectOnShapes3DUsesItsPartsByHue) {
+  const auto out = dir.path() / "s3d";
+  // The small CNN of the fixture takes 28x28 images; Shapes3D renders 64x64, which the
+  // convolutions and the adaptive pooling take as well.
+  const auto r = run_command("probe", [&] {
+    auto a = args("conv1", {"--data", "shapes3d", "--images", "12", "--units", "0,1", "--out", out.string()});
+    a.insert(a.begin(), "dissect");
+    return a;
+  }());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto m = read_metrics(out);
+  ASSERT_EQ(m["netdissect"]["concepts"].size(), 34u);
+  EXPECT_EQ(m["netdissect"]["concepts"][0], "part:sky");
+  EXPECT_EQ(m["netdissect"]["label"].size(), 2u);
 }
 
 }  // namespace loupe

@@ -7,11 +7,16 @@
 
 #include "loupe/core/fs.h"
 #include "loupe/data/dataset.h"
+#include "loupe/data/factors.h"
 
 namespace loupe {
 
 struct DataSplits {
   std::shared_ptr<TensorDataset> train, validation, test;
+  // Generated datasets (shapes3d, dsprites): the generator and each split's indices into
+  // it, so that what the generator knows per image (factors, Shapes3D's parts) stays at hand.
+  std::shared_ptr<const FactorDataset> source{};
+  torch::Tensor train_indices{}, validation_indices{}, test_indices{};  // int64; undefined otherwise
 };
 
 struct DataRequest {

@@ -79,6 +79,10 @@ struct SoftWpmiOptions {
 torch::Tensor soft_wpmi(const torch::Tensor& unit_activations, const torch::Tensor& concept_activations,
                         const SoftWpmiOptions& options = {});
 
+// The same concepts for images that are `source_indices` of the concepts' dataset, in order:
+// masks(images, positions) asks `concepts` for source_indices[positions].
+ConceptSet remap_concepts(const ConceptSet& concepts, const torch::Tensor& source_indices);
+
 // The concepts of a ColouredMNIST-style split: stroke pixels (max channel > 0.2) of each
 // palette colour ("colour:<name>") and of each class ("class:<name>"); colours[i] is image
 // i's colour index.
@@ -88,7 +92,8 @@ ConceptSet coloured_concepts(const std::vector<std::string>& class_names, std::v
 class Shapes3D;
 // The concepts procedural Shapes3D knows pixel by pixel: each part ("part:sky", "part:floor",
 // "part:wall", "part:object") and each part in each hue ("floor:red", ..., "object:pink"),
-// from the renderer's part labels of the images' factors (data.factors(indices)).
+// from the renderer's part labels of the images' factors (data.factors(indices); the set
+// keeps its own copy of `data`).
 ConceptSet shapes3d_concepts(const Shapes3D& data);
 
 }  // namespace loupe

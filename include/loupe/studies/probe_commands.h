@@ -3,6 +3,7 @@
 // checkpoint) into `out`, a folder the caller holds open (core/output_dir.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct ProbeData {
   const TensorDataset* data = nullptr;
   std::vector<int64_t> colours;  // empty = unknown
   std::string name;              // for the report
+  // Concept masks the data know otherwise (Shapes3D's parts by hue); unset = the colour
+  // and class concepts when the colours are known.
+  std::optional<ConceptSet> concepts;
 };
 
 struct ProbeVisualizeOptions {
@@ -56,8 +60,9 @@ struct ProbeDissectOptions {
   SoftWpmiOptions wpmi;
   fs::path out;
 };
-// NetDissect needs the colours (colour and class concepts); with concepts_npy, soft-WPMI
-// labels too. Neither available is a loupe::Error saying what to give.
+// NetDissect needs concept masks (data.concepts, or the colour and class concepts of
+// recoloured data); with concepts_npy, soft-WPMI labels too. Neither available is a
+// loupe::Error saying what to give.
 report::Report run_probe_dissect(TappedModel& model, const ProbeData& data, const ProbeDissectOptions& options,
                                  torch::Device device);
 

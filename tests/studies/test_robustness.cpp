@@ -117,6 +117,12 @@ TEST(RobustnessStudy, AnswerFollowsTheMedianMinimalEpsilon) {
   // No objective gained shape: the answer says the comparison is between colour readers.
   auto none = results_of({{"lazy", 0.25, {0.1}, 0}, {"control", 0.8, {0.1}, 0}, {"focal", 0.27, {0.1}, 0}});
   EXPECT_TRUE(contains(harder_to_fool_answer(o, s, none), "no objective learned much shape"));
+  // A lazy model that already reads shape (trained long): the comparison is between shape readers.
+  auto long_trained = results_of({{"lazy", 0.76, {0.1}, 0}, {"control", 0.9, {0.1}, 0}, {"jtt", 0.79, {0.03}, 0.9}});
+  const auto text2 = harder_to_fool_answer(o, s, long_trained);
+  EXPECT_TRUE(contains(text2, "the lazy model already reads shape (76.0%")) << text2;
+  EXPECT_TRUE(contains(text2, "No, it is easier.")) << text2;
+  EXPECT_FALSE(contains(text2, "colour reader")) << text2;
   // And with no objective at all it says it cannot compare.
   auto alone = results_of({{"lazy", 0.25, {0.1}, 0}, {"control", 0.8, {0.1}, 0}});
   EXPECT_TRUE(contains(harder_to_fool_answer(o, s, alone), "cannot compare"));

@@ -67,13 +67,7 @@ int64_t epochs_for_steps(int64_t steps, int64_t images, int64_t batch_size) {
 using BiasData = ShortcutData;
 
 BiasData load_bias_data(const BiasStudyOptions& o, const BiasStudySettings& s) {
-  ShortcutDataOptions d;
-  d.base = o.base;
-  d.data_dir = o.data_dir;
-  d.bias = o.bias;
-  d.test_offset = o.test_offset;
-  d.seed = o.common.seed;
-  d.train_images = s.train_images;
+  ShortcutDataOptions d{o.base, o.data_dir, o.bias, o.test_offset, o.common.seed, s.train_images};
   d.control_train_images = s.control_train_images;
   return load_shortcut_data(d);
 }
@@ -185,11 +179,12 @@ GradcamPanels gradcam_panels(const BiasData& d, TappedModel& lazy, TappedModel& 
         break;
       }
   }
-  const auto aligned = torch::tensor(aligned_idx, torch::kLong), conflicting = torch::tensor(conflict_idx, torch::kLong);
-  return {gradcam_panel(lazy, control, d.coloured.validation.get(aligned), d.gray.validation.get(aligned), d.classes,
-                        device),
-          gradcam_panel(lazy, control, d.coloured.test.get(conflicting), d.gray.test.get(conflicting), d.classes,
-                        device)};
+  const auto aligned = torch::tensor(aligned_idx, torch::kLong),
+             conflicting = torch::tensor(conflict_idx, torch::kLong);
+  return {
+      gradcam_panel(lazy, control, d.coloured.validation.get(aligned), d.gray.validation.get(aligned), d.classes,
+                    device),
+      gradcam_panel(lazy, control, d.coloured.test.get(conflicting), d.gray.test.get(conflicting), d.classes, device)};
 }
 
 void add_summary(report::Report& r, const BiasStudyOptions& o, const BiasStudySettings& s, const BiasData& d,
@@ -222,23 +217,24 @@ void add_summary(report::Report& r, const BiasStudyOptions& o, const BiasStudySe
            {"model", "input", "accuracy"},
            {{"lazy", "grayscale (colour removed)", res.lazy_gray.accuracy},
             {"control", "coloured (never seen in training)", res.control_coloured.accuracy}}});
-  r.table({"Settings",
-           {"setting", "value"},
-           {{"base data", d.base_name},
-            {"architecture", s.arch},
-            {"optimiser", s.optimizer},
-            {"learning rate", s.lr},
-            {"epochs (lazy)", lazy.epochs},
-            {"epochs (control)", control.epochs},
-            {"optimiser steps (lazy, control)", std::to_string(lazy.run.step) + ", " + std::to_string(control.run.step)},
-            {"batch size", s.batch_size},
-            {"training images (lazy)", d.lazy_train.size()},
-            {"training images (control)", d.control_train.size()},
-            {"bias", o.bias},
-            {"test colour offset", o.test_offset},
-            {"seed", static_cast<int64_t>(o.common.seed)},
-            {"device", o.common.device.str()},
-            {"run time (s)", seconds}}});
+  r.table(
+      {"Settings",
+       {"setting", "value"},
+       {{"base data", d.base_name},
+        {"architecture", s.arch},
+        {"optimiser", s.optimizer},
+        {"learning rate", s.lr},
+        {"epochs (lazy)", lazy.epochs},
+        {"epochs (control)", control.epochs},
+        {"optimiser steps (lazy, control)", std::to_string(lazy.run.step) + ", " + std::to_string(control.run.step)},
+        {"batch size", s.batch_size},
+        {"training images (lazy)", d.lazy_train.size()},
+        {"training images (control)", d.control_train.size()},
+        {"bias", o.bias},
+        {"test colour offset", o.test_offset},
+        {"seed", static_cast<int64_t>(o.common.seed)},
+        {"device", o.common.device.str()},
+        {"run time (s)", seconds}}});
 }
 
 void add_confusion_matrices(report::Report& r, const BiasData& d, const BiasResults& res) {
@@ -272,14 +268,16 @@ void add_recolouring_probe(report::Report& r, const BiasData& d, const BiasResul
     colour_cols.push_back(coloured_palette_names()[b] + " (" + d.classes[b] + ")");
   r.chart("Lazy model: P(predict b | class a tinted with b's colour)",
           report::heatmap("true class a", "tint colour of class b", d.classes, colour_cols, lazy.follows, "fraction"));
-  r.chart("Control model: the same probe",
-          report::heatmap("true class a", "tint colour of class b", d.classes, colour_cols, control.follows, "fraction"));
+  r.chart("Control model: the same probe", report::heatmap("true class a", "tint colour of class b", d.classes,
+                                                           colour_cols, control.follows, "fraction"));
 }
 
 void add_gradcam_sections(report::Report& r, const GradcamPanels& panels, const std::string& tap) {
   r.section("Grad-CAM: aligned examples");
-  r.text("Validation images whose colour matches their class. Top row: input and true class; below, each model's "
-         "Grad-CAM (" + tap + ") for its own prediction (after the arrow). The control sees the gray version.");
+  r.text(
+      "Validation images whose colour matches their class. Top row: input and true class; below, each model's "
+      "Grad-CAM (" +
+      tap + ") for its own prediction (after the arrow). The control sees the gray version.");
   r.figure("Aligned examples (biased validation split)", panels.aligned.grid);
   r.section("Grad-CAM: conflicting examples");
   r.text(
@@ -295,7 +293,8 @@ void add_training_section(report::Report& r, const TrainedModel& lazy, const Tra
   r.section("Training");
   r.chart("Training loss per step (mean of the last 10 batches)",
           report::line_chart("step", "cross-entropy",
-                             {{"lazy", history_moving_mean(lazy.run.steps, "loss")}, {"control", history_moving_mean(control.run.steps, "loss")}}));
+                             {{"lazy", history_moving_mean(lazy.run.steps, "loss")},
+                              {"control", history_moving_mean(control.run.steps, "loss")}}));
   r.chart("Training accuracy per step (mean of the last 10 batches)",
           report::line_chart("step", "accuracy",
                              {{"lazy", history_moving_mean(lazy.run.steps, "accuracy")},
@@ -385,15 +384,16 @@ report::Report run_bias_study(const BiasStudyOptions& o) {
   const bool quick = o.common.preset == Preset::kQuick && !o.epochs;
   const auto lazy = train_bias_model(
       o, s, d, "lazy", quick ? epochs_for_steps(kQuickLazySteps, d.lazy_train.size(), s.batch_size) : s.epochs);
-  const auto control = train_bias_model(
-      o, s, d, "control", quick ? epochs_for_steps(kQuickControlSteps, d.control_train.size(), s.batch_size) : s.epochs);
+  const auto control =
+      train_bias_model(o, s, d, "control",
+                       quick ? epochs_for_steps(kQuickControlSteps, d.control_train.size(), s.batch_size) : s.epochs);
   const auto results = evaluate_models(o, d, *lazy.model, *control.model);
   const auto panels = gradcam_panels(d, *lazy.model, *control.model, o.common.device);
   const double seconds = seconds_since(started);
 
-  report::Report r("Shortcut study: Coloured" + d.base_name, "preset " + preset_name(o.common.preset) + " · " + s.arch + " · " +
-                                                                 std::to_string(lazy.epochs) + " epoch(s) · bias " +
-                                                                 study::percent(o.bias));
+  report::Report r("Shortcut study: Coloured" + d.base_name, "preset " + preset_name(o.common.preset) + " · " + s.arch +
+                                                                 " · " + std::to_string(lazy.epochs) +
+                                                                 " epoch(s) · bias " + study::percent(o.bias));
   add_summary(r, o, s, d, lazy, control, results, seconds);
   add_confusion_matrices(r, d, results);
   add_recolouring_probe(r, d, results);

@@ -29,7 +29,8 @@ ProbeStudySettings resolve(const ProbeStudyOptions& o) {
   ProbeStudySettings s;
   BiasStudyOptions bias;
   bias.common = o.common;
-  s.arch = resolve(bias).arch;
+  s.training = resolve(bias);
+  s.arch = s.training.arch;
   s.units_shown = o.units_shown.value_or(paper ? 64 : 16);
   s.probe_images = o.probe_images.value_or(paper ? 10000 : 2000);
   s.steps = o.steps.value_or(300);
@@ -58,25 +59,10 @@ namespace {
 Model obtain_model(const ProbeStudyOptions& o, const ProbeStudySettings& s, const ShortcutData& d,
                    const std::string& name, const fs::path& checkpoint) {
   const auto device = o.common.device;
-  if (!checkpoint.empty()) {
-    const std::string what = "--" + name + " " + checkpoint.string();
-    CheckpointInfo info;
-    std::shared_ptr<TappedModel> net;
-    try {
-      net = load_model(checkpoint, &info);
-    } catch (const Error& e) {
-      fail(what, ": ", e.what());
-    }
-    const auto spec = classifier_spec(info, checkpoint);
-    LOUPE_CHECK(spec.in_channels == 3 && spec.num_classes == 10, what, ": a classifier of ", spec.in_channels,
-                " channel(s) and ", spec.num_classes, " classes; expected 3 channels and 10 classes");
-    net->to(device);
-    net->eval();
-    return {name, net, checkpoint.string()};
-  }
-  BiasStudyOptions bias;
-  bias.common = o.common;
-  const auto b = resolve(bias);
+  if (!checkpoint.empty())
+    return {name, load_shortcut_model(checkpoint, "--" + name + " " + checkpoint.string(), device),
+            checkpoint.string()};
+  const auto& b = s.training;
   ShortcutTrainOptions t;
   t.arch = s.arch;
   t.optimizer = b.optimizer;
@@ -159,9 +145,7 @@ report::Report run_probe_study(const ProbeStudyOptions& o) {
   const OutputDir output_folder(o.common.out, OutputDirOptions().set_subfolders({"models"}));
   ShortcutDataOptions data_options{o.base, o.data_dir, o.bias, o.test_offset};
   data_options.seed = o.common.seed;
-  BiasStudyOptions bias;
-  bias.common = o.common;
-  data_options.train_images = resolve(bias).train_images;
+  data_options.train_images = s.training.train_images;
   const auto d = load_shortcut_data(data_options);
   std::vector<ModelProbe> models;
   models.push_back({obtain_model(o, s, d, "lazy", o.lazy), {}, {}, {}});

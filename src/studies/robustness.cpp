@@ -97,13 +97,7 @@ std::vector<ModelPlan> model_plans(const RobustnessStudySettings& s) {
 }
 
 ShortcutData load_data(const RobustnessStudyOptions& o, const RobustnessStudySettings& s) {
-  ShortcutDataOptions d;
-  d.base = o.base;
-  d.data_dir = o.data_dir;
-  d.bias = o.bias;
-  d.test_offset = o.test_offset;
-  d.seed = o.common.seed;
-  d.train_images = s.train_images;
+  ShortcutDataOptions d{o.base, o.data_dir, o.bias, o.test_offset, o.common.seed, s.train_images};
   d.control_train_images = 0;  // the control gets the whole grayscale set, as in the bias study
   return load_shortcut_data(d);
 }
@@ -116,20 +110,11 @@ double history_seconds(const History& epochs) {
   return total;  // NaN when a record lacks it
 }
 
-TrainedModel load_checkpoint_model(const RobustnessStudySettings& s, const ModelPlan& plan, const fs::path& path) {
-  const std::string what = "--checkpoint " + plan.name + "=" + path.string();
+TrainedModel load_checkpoint_model(const RobustnessStudySettings& s, const ModelPlan& plan, const fs::path& path,
+                                   torch::Device device) {
   CheckpointInfo info;
-  std::shared_ptr<TappedModel> model;
-  try {
-    model = load_model(path, &info);
-  } catch (const Error& e) {
-    fail(what, ": ", e.what());
-  }
-  const auto spec = classifier_spec(info, path);
-  LOUPE_CHECK(spec.arch == s.arch, what, ": a ", spec.arch, " classifier, but the study compares ", s.arch,
-              " models (give --model ", spec.arch, " to compare that architecture)");
-  LOUPE_CHECK(spec.in_channels == 3 && spec.num_classes == 10, what, ": a classifier of ", spec.in_channels,
-              " channel(s) and ", spec.num_classes, " classes; expected 3 channels and 10 classes");
+  const auto model =
+      load_shortcut_model(path, "--checkpoint " + plan.name + "=" + path.string(), device, s.arch, &info);
   TrainedModel m;
   m.plan = plan;
   m.model = model;
@@ -188,10 +173,7 @@ std::vector<TrainedModel> obtain_models(const RobustnessStudyOptions& o, const R
       loaded.emplace_back();
       continue;
     }
-    auto m = load_checkpoint_model(s, plan, given->second);
-    m.model->to(o.common.device);
-    m.model->eval();
-    loaded.emplace_back(std::move(m));
+    loaded.emplace_back(load_checkpoint_model(s, plan, given->second, o.common.device));
   }
   std::vector<TrainedModel> models;
   for (size_t i = 0; i < plans.size(); ++i)

@@ -37,8 +37,8 @@ ShortcutData load_shortcut_data(const ShortcutDataOptions& o) {
     lazy_train = lazy_train.subset(torch::arange(o.train_images, torch::kLong));
   if (o.control_train_images > 0 && o.control_train_images < control_train.size())
     control_train = control_train.subset(torch::arange(o.control_train_images, torch::kLong));
-  return {gray_train.class_names(), std::move(coloured), std::move(gray), std::move(lazy_train),
-          std::move(control_train), mnist ? "MNIST" : "FashionMNIST"};
+  return {gray_train.class_names(), std::move(coloured),      std::move(gray),
+          std::move(lazy_train),    std::move(control_train), mnist ? "MNIST" : "FashionMNIST"};
 }
 
 ShortcutModel train_shortcut_model(const ShortcutData& d, bool gray, const ShortcutTrainOptions& o,
@@ -55,6 +55,26 @@ ShortcutModel train_shortcut_model(const ShortcutData& d, bool gray, const Short
   const auto started = std::chrono::steady_clock::now();
   auto run = train_with_objective(*model, spec, train, &val, t, device, objective);
   return {model, std::move(run), seconds_since(started)};
+}
+
+std::shared_ptr<TappedModel> load_shortcut_model(const fs::path& path, const std::string& what, torch::Device device,
+                                                 const std::string& arch, CheckpointInfo* info) {
+  CheckpointInfo header;
+  std::shared_ptr<TappedModel> model;
+  try {
+    model = load_model(path, &header);
+  } catch (const Error& e) {
+    fail(what, ": ", e.what());
+  }
+  const auto spec = classifier_spec(header, path);
+  LOUPE_CHECK(arch.empty() || spec.arch == arch, what, ": a ", spec.arch, " classifier, but the study compares ", arch,
+              " models (give --model ", spec.arch, " to compare that architecture)");
+  LOUPE_CHECK(spec.in_channels == 3 && spec.num_classes == 10, what, ": a classifier of ", spec.in_channels,
+              " channel(s) and ", spec.num_classes, " classes; expected 3 channels and 10 classes");
+  model->to(device);
+  model->eval();
+  if (info) *info = header;
+  return model;
 }
 
 // Mean over the off-diagonal cells (a foreign tint).

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "loupe/studies/bias.h"
 #include "loupe/studies/study.h"
 
 namespace loupe {
@@ -37,6 +38,7 @@ struct ProbeStudyOptions {
 };
 
 struct ProbeStudySettings {
+  BiasStudySettings training;  // how lazy and control are trained when not given: the bias study's preset
   std::string arch;
   int64_t units_shown = 0, probe_images = 0, steps = 0;
   int64_t sae_features = 0, sae_steps = 0, sae_batch = 0;

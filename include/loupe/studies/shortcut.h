@@ -10,6 +10,7 @@
 
 #include "loupe/core/fs.h"
 #include "loupe/data/coloured.h"
+#include "loupe/models/checkpoint.h"
 #include "loupe/models/taps.h"
 #include "loupe/train/train_objective.h"
 
@@ -21,8 +22,8 @@ struct ShortcutDataOptions {
   double bias = 0.95;                  // fraction of train/validation images in their class colour
   int64_t test_offset = 5;             // inverted test: class c gets colour (c + offset) mod 10
   uint64_t seed = 0;
-  int64_t train_images = 0;            // the lazy model's first N coloured training images (0 = all)
-  int64_t control_train_images = 0;    // the control's first N grayscale training images (0 = all)
+  int64_t train_images = 0;          // the lazy model's first N coloured training images (0 = all)
+  int64_t control_train_images = 0;  // the control's first N grayscale training images (0 = all)
 };
 
 // A loupe::Error naming the first flag out of range (--bias, --test-offset, --base, and
@@ -60,6 +61,12 @@ struct ShortcutModel {
 // with `objective` (plain cross-entropy by default), logging every step.
 ShortcutModel train_shortcut_model(const ShortcutData& data, bool gray, const ShortcutTrainOptions& options,
                                    torch::Device device, const TrainObjectiveOptions& objective = {});
+
+// A trained model of the shortcut setting read from `path`: a classifier of 3 channels
+// and 10 classes (and of `arch` unless empty), on `device` in eval mode. Every error
+// names `what` (the flag that gave the file); info, if given, gets the checkpoint's header.
+std::shared_ptr<TappedModel> load_shortcut_model(const fs::path& path, const std::string& what, torch::Device device,
+                                                 const std::string& arch = "", CheckpointInfo* info = nullptr);
 
 // probe[a][b] over gray test images of class a tinted with class b's colour: `follows`,
 // the fraction predicted as b; `keeps`, the fraction still predicted as a.

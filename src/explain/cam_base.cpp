@@ -43,7 +43,7 @@ torch::Tensor CamExplainer::weighted_map(const torch::Tensor& activations, const
 Attribution CamExplainer::explain(TappedModel& model, const torch::Tensor& images, const Target& target) {
   check_images(images, "images");
   const std::string tap = options_.tap.empty() ? model.default_cam_tap() : options_.tap;
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   LOUPE_CHECK(options_.batch_size > 0, "batch size ", options_.batch_size, ": expected a positive number");
   const auto device = model_device(model);
   EvalModeGuard eval(model);

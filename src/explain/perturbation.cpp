@@ -123,7 +123,7 @@ std::pair<torch::Tensor, torch::Tensor> PerturbationEngine::activations(const st
                                                                         const torch::Tensor& image,
                                                                         const std::vector<Target>& targets) {
   check_image(image, "image");
-  check_tap_name(model_.arch(), tap, model_.tap_names());
+  model_.check_tap(tap);
   const auto x = image.to(device_, torch::kFloat).unsqueeze(0);
   Taps taps;
   taps.record(tap);

@@ -67,6 +67,8 @@ std::vector<std::string> TappedModel::tap_names() const {
   return names;
 }
 
+void TappedModel::check_tap(const std::string& name) const { check_tap_name(arch(), name, tap_names()); }
+
 void TappedModel::add_stage(const std::string& name, std::function<torch::Tensor(const torch::Tensor&)> run) {
   stages_.push_back({name, std::move(run)});
 }
@@ -81,14 +83,13 @@ torch::Tensor TappedModel::run_stages(size_t first, torch::Tensor x, Taps* taps,
 
 void TappedModel::check_taps(const Taps* taps) const {
   if (!taps) return;
-  const auto valid = tap_names();
-  for (const auto& name : taps->names()) check_tap_name(arch(), name, valid);
+  for (const auto& name : taps->names()) check_tap(name);
 }
 
 size_t TappedModel::stage_index(const std::string& name) const {
   for (size_t i = 0; i < stages_.size(); ++i)
     if (stages_[i].name == name) return i;
-  check_tap_name(arch(), name, tap_names());
+  check_tap(name);
   return 0;  // unreachable: check_tap_name throws
 }
 

@@ -204,7 +204,7 @@ int64_t tap_channels(TappedModel& model, const std::string& tap, const Dataset& 
 
 SaeTraining train_sae(TappedModel& model, const std::string& tap, const Dataset& data, const SaeTrainOptions& o,
                       torch::Device device) {
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   LOUPE_CHECK(data.size() >= 1, "SAE training: the dataset is empty");
   LOUPE_CHECK(o.l1 >= 0 && std::isfinite(o.l1), "SAE L1 coefficient ", o.l1, ": expected >= 0");
   LOUPE_CHECK(o.steps >= 1, "SAE steps ", o.steps, ": expected at least 1");
@@ -250,7 +250,7 @@ SparseAutoencoder load_sae(const fs::path& path) {
 
 SaeMetrics evaluate_sae(TappedModel& model, const std::string& tap, SparseAutoencoderImpl& sae, const Dataset& data,
                         ActivationSampling sampling, torch::Device device, int64_t batch_size) {
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   LOUPE_CHECK(batch_size >= 1 && data.size() >= 1, "SAE evaluation: expected data and a batch size >= 1");
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
@@ -323,7 +323,7 @@ torch::Tensor steer(TappedModel& model, const std::string& tap, SparseAutoencode
                     const std::vector<double>& alphas, const torch::Tensor& images) {
   LOUPE_CHECK(feature >= 0 && feature < sae.spec().features, "SAE feature ", feature, ": expected 0 to ",
               sae.spec().features - 1);
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -345,7 +345,7 @@ torch::Tensor steer(TappedModel& model, const std::string& tap, SparseAutoencode
 
 TopActivations top_feature_activations(TappedModel& model, const std::string& tap, SparseAutoencoderImpl& sae,
                                        const Dataset& data, int64_t k, torch::Device device, int64_t batch_size) {
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   LOUPE_CHECK(k >= 1 && batch_size >= 1 && data.size() >= 1, "SAE top images: expected data, k >= 1 and a batch size");
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();

@@ -42,7 +42,7 @@ torch::Tensor unit_activations(TappedModel& model, const torch::Tensor& images, 
 }
 
 int64_t unit_count(TappedModel& model, const std::string& tap, const std::vector<int64_t>& image_shape) {
-  check_tap_name(model.arch(), tap, model.tap_names());
+  model.check_tap(tap);
   return as_maps(record_zero_image(model, image_shape).recorded(tap), tap).size(1);
 }
 

@@ -32,6 +32,8 @@ class Taps {
   bool has_recorded(const std::string& name) const;
   // Every name this object acts on (recorded or replaced).
   std::vector<std::string> names() const;
+  bool records(const std::string& name) const { return record_.count(name) > 0; }
+  bool replaces(const std::string& name) const { return replace_.count(name) > 0; }
 
   // Called by models at each tap point: records and/or replaces.
   torch::Tensor apply(const std::string& name, const torch::Tensor& x);
@@ -45,21 +47,26 @@ class Taps {
 // Throws a loupe::Error naming `name` and listing the valid tap names.
 void check_tap_name(const std::string& model, const std::string& name, const std::vector<std::string>& valid);
 
-// A model built from an ordered list of stages; the output of each stage is a tap
-// with the stage's name, and the model can run *from* any tap (forward_from), so
-// that perturbations of a layer cost only the layers above it.
+// A classifier with taps. The zoo's models are built from an ordered list of stages;
+// the output of each stage is a tap with the stage's name, and the model can run
+// *from* any tap (forward_from), so that perturbations of a layer cost only the layers
+// above it. A TorchScript model (models/torchscript.h) overrides the four virtual
+// methods with graph surgery: its taps are its submodules.
 class TappedModel : public torch::nn::Module {
  public:
   // Runs every stage. `taps`, if given, may only name this model's taps.
-  torch::Tensor forward(const torch::Tensor& x, Taps* taps = nullptr);
+  virtual torch::Tensor forward(const torch::Tensor& x, Taps* taps = nullptr);
   // Runs the stages after `tap`, starting from `activation` (the tap's output).
-  torch::Tensor forward_from(const std::string& tap, const torch::Tensor& activation, Taps* taps = nullptr);
+  virtual torch::Tensor forward_from(const std::string& tap, const torch::Tensor& activation, Taps* taps = nullptr);
   // Runs the stages up to and including `tap` and returns its output (after any edit
   // `taps` makes there): the layers above it cost nothing.
-  torch::Tensor forward_until(const std::string& tap, const torch::Tensor& x, Taps* taps = nullptr);
+  virtual torch::Tensor forward_until(const std::string& tap, const torch::Tensor& x, Taps* taps = nullptr);
 
-  // Tap names in forward order; the last one is the model's output.
-  std::vector<std::string> tap_names() const;
+  // Tap names in forward order; for the zoo's models the last one is the model's output.
+  virtual std::vector<std::string> tap_names() const;
+  // Throws a loupe::Error naming `name` and saying why it cannot be tapped (by default:
+  // it is not among tap_names(), which the message lists).
+  virtual void check_tap(const std::string& name) const;
   // The last spatial tap (a [N,C,h,w] feature map) Grad-CAM uses by default.
   virtual std::string default_cam_tap() const = 0;
   // Architecture name as in the zoo registry ("resnet18", "small_cnn", ...).

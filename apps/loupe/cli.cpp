@@ -71,9 +71,9 @@ int run_cli(int argc, const char* const* argv) {
       "Exit status: 0 done, 1 an error (a value out of range, a file or folder, or a failure while running),\n"
       "2 a usage error (unknown command or option, a missing or malformed value, a name not among an option's "
       "choices).");
-  const std::vector<Runner> runners = {add_demo_command(app),    add_study_command(app),   add_train_command(app),
-                                       add_eval_command(app),    add_explain_command(app), add_attack_command(app),
-                                       add_probe_command(app),   add_data_command(app)};
+  const std::vector<Runner> runners = {add_demo_command(app),  add_study_command(app),   add_train_command(app),
+                                       add_eval_command(app),  add_explain_command(app), add_attack_command(app),
+                                       add_probe_command(app), add_data_command(app)};
   std::string path;
   try {
     path = command_path(app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));

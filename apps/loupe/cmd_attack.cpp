@@ -21,14 +21,13 @@ Runner add_attack_command(CLI::App& app) {
       "  loupe attack --checkpoint lazy.pt --images photos/ --method pgd --norm l2 --eps 1.0 --out pgd");
   struct Flags {
     CommonFlags common{"auto", 0, "loupe-attack"};
-    std::string checkpoint, target = "all", method = "ifgsm", norm = "linf";
+    ClassifierSource model;
+    std::string target = "all", method = "ifgsm", norm = "linf";
     std::vector<std::string> images;
     AttackImagesOptions o;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("--checkpoint", f->checkpoint, "a classifier checkpoint written by loupe train")
-      ->required()
-      ->check(CLI::ExistingFile);
+  add_classifier_flags(cmd, f->model);
   cmd->add_option("--images", f->images, "PNG/JPEG files or folders")->required();
   cmd->add_option("--size", f->o.size, "resize images to N x N (0 = they must share one size)")->capture_default_str();
   cmd->add_option("--target", f->target, "all (every class but the predicted one) or a class index")
@@ -47,8 +46,7 @@ Runner add_attack_command(CLI::App& app) {
   cmd->add_option("--goal", f->o.attack.goal, "a row stops once p(target) reaches this")->capture_default_str();
   cmd->add_flag("--min-eps", f->o.minimal, "also find each row's minimal epsilon by bisection (up to --max-eps)");
   cmd->add_option("--max-eps", f->o.search.max_epsilon, "--min-eps: the largest epsilon tried")->capture_default_str();
-  cmd->add_option("--tolerance", f->o.search.tolerance, "--min-eps: width of the final bracket")
-      ->capture_default_str();
+  cmd->add_option("--tolerance", f->o.search.tolerance, "--min-eps: width of the final bracket")->capture_default_str();
   cmd->add_option("--batch", f->o.attack.batch_size, "rows per forward/backward pass")->capture_default_str();
   add_common_flags(cmd, f->common, "output folder (report.html, metrics.json, adversarial/, perturbation/)");
   return [f] {
@@ -71,14 +69,14 @@ Runner add_attack_command(CLI::App& app) {
     for (const auto& p : f->images)
       for (const auto& file : list_images(p)) f->o.files.push_back(file);
     LOUPE_CHECK(!f->o.files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
-    CheckpointInfo info;
-    auto model = load_model(f->checkpoint, &info);
-    const auto spec = classifier_spec(info, f->checkpoint);
+    check_classifier_flags(f->model);
+    auto source = f->model;
+    source.probe_size = probe_side(f->o.size, f->o.files);
+    auto [model, spec] = load_classifier(source);
     // The target is checked against the model's classes before the folder exists.
     attack_rows(f->target, torch::zeros({1}, torch::kLong), spec.num_classes);
     f->o.target = f->target;
     model->to(resolve_device(f->common.device));
-    model->eval();
     const OutputDir folder(f->common.out, OutputDirOptions().set_subfolders({"adversarial", "perturbation"}));
     f->o.out = f->common.out;
     const auto r = run_attack_images(*model, spec, f->o);

@@ -16,36 +16,12 @@
 #include "loupe/core/output_dir.h"
 #include "loupe/data/image_folder.h"
 #include "loupe/explain/explainer.h"
-#include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
 #include "loupe/studies/compare.h"
 #include "loupe/studies/explain_images.h"
 
 namespace loupe::cli {
 namespace {
-
-struct ModelFlags {
-  std::string checkpoint, arch, weights;
-  int64_t num_classes = 1000, in_channels = 3;
-};
-
-std::shared_ptr<TappedModel> load_flagged_model(const ModelFlags& m, ModelSpec& spec) {
-  if (!m.checkpoint.empty()) {
-    LOUPE_CHECK(m.arch.empty() && m.weights.empty(), "--checkpoint ", m.checkpoint,
-                ": give either --checkpoint or --model with --weights, not both");
-    CheckpointInfo info;
-    auto model = load_model(m.checkpoint, &info);
-    spec = classifier_spec(info, m.checkpoint);
-    return model;
-  }
-  LOUPE_CHECK(!m.arch.empty(),
-              "no model given: use --checkpoint FILE, or --model ARCH with --weights FILE.safetensors");
-  spec = ModelSpec{m.arch, m.in_channels, m.num_classes};
-  auto model = make_model(spec);
-  LOUPE_CHECK(!m.weights.empty(), "--model ", m.arch, ": give its weights with --weights FILE.safetensors");
-  load_torchvision_weights(*model, m.weights);
-  return model;
-}
 
 // "constant" etc. → Masker; the CLI checks membership first.
 Masker parse_masker(const std::string& text) {
@@ -64,7 +40,7 @@ Precision parse_precision(const std::string& text) {
 
 struct ExplainFlags {
   CommonFlags common{"auto", 0, "loupe-explain"};
-  ModelFlags model;
+  ClassifierSource model;
   std::vector<std::string> images, methods, positional_methods;
   std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20";
   bool signed_maps = false, faithfulness = false;
@@ -85,8 +61,7 @@ void check_explain_flags(const ExplainFlags& f, const std::vector<std::string>& 
   for (const auto& m : methods) LOUPE_CHECK(seen.insert(m).second, "--methods: method '", m, "' is listed twice");
   LOUPE_CHECK(f.target == "top1" || is_class_index(f.target), "--target ", f.target,
               ": expected top1 or a class index (a number >= 0)");
-  check_count("--num-classes", f.model.num_classes, 1, 100000);
-  check_count("--in-channels", f.model.in_channels, 1, 4);
+  check_classifier_flags(f.model);
   if (f.size != 0) check_image_side("--size", f.size, 3, "or 0 to keep each image's size");
   check_count("--batch", f.batch, 1, 4096);
   const auto& p = f.p;
@@ -126,11 +101,7 @@ Runner add_explain_command(CLI::App& app) {
   cmd->add_option("--methods", f->methods, "comma-separated methods (default gradcam); see the list below")
       ->delimiter(',')
       ->check(CLI::IsMember(explainer_names()));
-  cmd->add_option("--checkpoint", f->model.checkpoint, "a checkpoint written by loupe train");
-  cmd->add_option("--model", f->model.arch, "zoo architecture (with --weights)")->check(CLI::IsMember(model_names()));
-  cmd->add_option("--weights", f->model.weights, "torchvision-named weights (.safetensors)");
-  cmd->add_option("--num-classes", f->model.num_classes, "classes of --model")->capture_default_str();
-  cmd->add_option("--in-channels", f->model.in_channels, "input channels of --model")->capture_default_str();
+  add_classifier_flags(cmd, f->model);
   cmd->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
   cmd->add_option("--size", f->size, "resize images to SIZE x SIZE (0 = keep)")->capture_default_str();
   cmd->add_option("--target", f->target, "top1 (each image's predicted class) or a class index")->capture_default_str();
@@ -201,14 +172,14 @@ Runner add_explain_command(CLI::App& app) {
 
     const auto device = resolve_device(f->common.device);
     const OutputDir folder(f->common.out, OutputDirOptions().set_subfolders({"maps", "overlays"}));
-    ModelSpec spec;
-    auto model = load_flagged_model(f->model, spec);
-    model->to(device);
-    model->eval();
     ExplainImagesOptions run;
     for (const auto& p : f->images)
       for (const auto& file : list_images(p)) run.files.push_back(file);
     LOUPE_CHECK(!run.files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
+    auto source = f->model;
+    source.probe_size = probe_side(f->size, run.files);
+    auto [model, spec] = load_classifier(source);
+    model->to(device);
     run.size = f->size;
     run.target = f->target;
     run.compare = o;

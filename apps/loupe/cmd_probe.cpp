@@ -21,14 +21,13 @@ namespace {
 // What every probe subcommand takes: the model, the tap, the units, the output.
 struct ProbeFlags {
   CommonFlags common{"auto", 0, "loupe-probe"};
-  std::string checkpoint, tap;
+  ClassifierSource model;
+  std::string tap;
   std::vector<int64_t> units;
 };
 
 void add_probe_flags(CLI::App* cmd, ProbeFlags& f) {
-  cmd->add_option("--checkpoint", f.checkpoint, "a classifier checkpoint written by loupe train")
-      ->required()
-      ->check(CLI::ExistingFile);
+  add_classifier_flags(cmd, f.model);
   cmd->add_option("--tap", f.tap, "the layer to probe (an error lists the model's taps)")->required();
   cmd->add_option("--units", f.units, "comma-separated units (channels, or logits at the output tap; default: all)")
       ->delimiter(',');
@@ -98,21 +97,22 @@ struct LoadedModel {
   torch::Device device = torch::kCPU;
 };
 
-LoadedModel load_probe_model(const ProbeFlags& f) {
+// `input_size`: the side of the images the model will see (a TorchScript model's probe).
+LoadedModel load_probe_model(const ProbeFlags& f, int64_t input_size) {
   check_common_flags(f.common);
-  CheckpointInfo info;
-  auto model = load_model(f.checkpoint, &info);
-  const auto spec = classifier_spec(info, f.checkpoint);
+  check_classifier_flags(f.model);
+  auto source = f.model;
+  source.probe_size = input_size;
+  auto [model, spec] = load_classifier(source);
   const auto device = resolve_device(f.common.device);
   model->to(device);
-  model->eval();
   seed_everything(static_cast<uint64_t>(f.common.seed));
   return {model, spec, device};
 }
 
-void check_channels(const LoadedModel& m, const ProbeData& d, const std::string& checkpoint) {
+void check_channels(const LoadedModel& m, const ProbeData& d) {
   LOUPE_CHECK(d.data->image_shape()[0] == m.spec.in_channels, "--data ", d.name, ": images have ",
-              d.data->image_shape()[0], " channel(s) but checkpoint ", checkpoint, " expects ", m.spec.in_channels,
+              d.data->image_shape()[0], " channel(s) but model ", m.spec.arch, " expects ", m.spec.in_channels,
               " (a 3-channel model of the shortcut study takes gray-fashion-mnist or --recolour)");
 }
 
@@ -129,9 +129,9 @@ std::vector<std::string> read_lines(const fs::path& path) {
 template <class Options, class Run>
 void run_data_probe(const ProbeFlags& flags, const ProbeDataFlags& data_flags, Options& o, Run run,
                     OutputDirOptions out_options = OutputDirOptions()) {
-  const auto m = load_probe_model(flags);
   const auto d = load_probe_data(data_flags, static_cast<uint64_t>(flags.common.seed));
-  check_channels(m, d.view, flags.checkpoint);
+  const auto m = load_probe_model(flags, d.view.data->image_shape()[1]);
+  check_channels(m, d.view);
   const OutputDir out(flags.common.out, out_options);
   o.out = flags.common.out;
   run(*m.model, d.view, o, m.device);
@@ -223,7 +223,7 @@ Runner add_probe_command(CLI::App& app) {
       o.methods = *method == "both"
                       ? std::vector<FeatureVisMethod>{FeatureVisMethod::kPixel, FeatureVisMethod::kFourier}
                       : std::vector<FeatureVisMethod>{parse_feature_vis_method(*method, "--method")};
-      const auto m = load_probe_model(flags);
+      const auto m = load_probe_model(flags, fv->second.vis.height);
       o.vis.set_size(m.spec.in_channels, o.vis.height, o.vis.height).set_seed(static_cast<uint64_t>(flags.common.seed));
       check_feature_vis_options(o.vis);
       const OutputDir out(flags.common.out, OutputDirOptions().set_subfolders({"units"}));

@@ -17,9 +17,9 @@ namespace loupe::cli {
 Runner add_study_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("study", "Run a whole workflow and write its report");
   cmd->require_subcommand(1, 1);
-  const std::vector<StudyCommand> commands = {add_study_bias(*cmd), add_study_compare(*cmd),
-                                              add_study_disentangle(*cmd), add_study_outliers(*cmd),
-                                              add_study_anomaly(*cmd), add_study_robustness(*cmd), add_study_probe(*cmd)};
+  const std::vector<StudyCommand> commands = {
+      add_study_bias(*cmd),    add_study_compare(*cmd),    add_study_disentangle(*cmd), add_study_outliers(*cmd),
+      add_study_anomaly(*cmd), add_study_robustness(*cmd), add_study_probe(*cmd)};
   return [commands] {
     for (const auto& c : commands)
       if (c.command->parsed()) c.run();

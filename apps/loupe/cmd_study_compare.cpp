@@ -34,8 +34,10 @@ StudyCommand add_study_compare(CLI::App& study) {
       ->delimiter(',')
       ->check(CLI::IsMember(explainer_names()))
       ->capture_default_str();
-  cmd->add_option("--model", f->o.arch, "a pretrained zoo classifier (with --weights) instead of the instance one")
-      ->check(CLI::IsMember(model_names()));
+  cmd->add_option("--model", f->o.arch,
+                  "a pretrained classifier instead of the instance one: a zoo architecture (with --weights) or a "
+                  "TorchScript file")
+      ->check(zoo_or_torchscript());
   cmd->add_option("--weights", f->weights, "torchvision-named weights (.safetensors)");
   cmd->add_option("--num-classes", f->o.num_classes, "classes of --model")->capture_default_str();
   cmd->add_option("--size", f->o.size, "image side, 1 to 4096 (default 64 quick, 128 paper, 224 with --model)");

@@ -6,7 +6,6 @@
 #include <optional>
 
 #include "common.h"
-#include "objective_flags.h"
 #include "loupe/cli.h"
 #include "loupe/core/error.h"
 #include "loupe/core/output_dir.h"
@@ -14,6 +13,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
 #include "loupe/train/classifier.h"
+#include "objective_flags.h"
 
 namespace loupe::cli {
 namespace {
@@ -146,15 +146,17 @@ Runner add_train_command(CLI::App& app) {
 }
 
 Runner add_eval_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split: accuracy and confusion matrix");
+  auto* cmd = app.add_subcommand(
+      "eval", "Evaluate a classifier (checkpoint or TorchScript) on a dataset split: accuracy and confusion matrix");
   cmd->footer("Example:\n  loupe eval --checkpoint lazy.pt --data coloured-fashion-mnist --split test");
   struct Flags {
     CommonFlags common;
     DataFlags data;
-    std::string checkpoint, split = "test";
+    ClassifierSource model;
+    std::string split = "test";
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("--checkpoint", f->checkpoint, "a checkpoint written by loupe train")->required();
+  add_classifier_flags(cmd, f->model);
   add_data_flags(cmd, f->data);
   cmd->add_option("--split", f->split, "validation or test")
       ->check(CLI::IsMember({"validation", "test"}))
@@ -166,24 +168,24 @@ Runner add_eval_command(CLI::App& app) {
     const auto device = resolve_device(f->common.device);
     std::optional<OutputDir> report_folder;
     if (!f->common.out.empty()) report_folder.emplace(f->common.out);
-    CheckpointInfo info;
-    auto model = load_model(f->checkpoint, &info);
-    const ModelSpec spec = classifier_spec(info, f->checkpoint);
-    model->to(device);
+    check_classifier_flags(f->model);
     auto splits = load(f->data, static_cast<uint64_t>(f->common.seed));
     const auto& data = f->split == "test" ? *splits.test : *splits.validation;
+    auto source = f->model;
+    source.probe_size = data.image_shape()[1];
+    auto [model, spec] = load_classifier(source);
+    model->to(device);
+    const std::string model_name = source.checkpoint.empty() ? source.model : source.checkpoint.string();
     LOUPE_CHECK(data.image_shape()[0] == spec.in_channels, "--data ", f->data.name, ": images have ",
-                data.image_shape()[0], " channel(s) but checkpoint ", f->checkpoint, " expects ",
-                spec.in_channels);
+                data.image_shape()[0], " channel(s) but model ", model_name, " expects ", spec.in_channels);
     LOUPE_CHECK(data.num_classes() == spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
-                " classes but checkpoint ", f->checkpoint, " has ", spec.num_classes);
+                " classes but model ", model_name, " has ", spec.num_classes);
     const auto e = evaluate_classifier(*model, data, device);
-    std::cout << spec.arch << " on " << f->data.name << " (" << f->split << ", " << data.size()
-              << " images): accuracy " << std::fixed << std::setprecision(4) << e.accuracy << ", loss " << e.loss
-              << "\n";
+    std::cout << spec.arch << " on " << f->data.name << " (" << f->split << ", " << data.size() << " images): accuracy "
+              << std::fixed << std::setprecision(4) << e.accuracy << ", loss " << e.loss << "\n";
     print_confusion(e, data.class_names());
     if (!f->common.out.empty()) {
-      report::Report r("Evaluation of " + fs::path(f->checkpoint).filename().string(), f->data.name + " · " + f->split);
+      report::Report r("Evaluation of " + fs::path(model_name).filename().string(), f->data.name + " · " + f->split);
       r.section("Accuracy");
       r.table({"",
                {"model", "data", "split", "images", "accuracy", "loss"},

@@ -17,6 +17,7 @@
 #include "loupe/data/image_folder.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/models/checkpoint.h"
+#include "loupe/models/classifier_source.h"
 #include "loupe/models/zoo.h"
 #include "loupe/studies/compare.h"
 #include "loupe/studies/toolkit.h"
@@ -93,7 +94,7 @@ void check_compare_options(const CompareStudyOptions& o) {
   if (o.samples) check_count("--samples", *o.samples, 1, 100000);
   if (o.faithfulness_steps) check_count("--faithfulness-steps", *o.faithfulness_steps, 1, 10000);
   parse_map_threshold(o.iou_threshold);
-  LOUPE_CHECK(o.arch.empty() || !o.weights.empty(), "--model ", o.arch,
+  LOUPE_CHECK(o.arch.empty() || !is_zoo_model(o.arch) || !o.weights.empty(), "--model ", o.arch,
               ": give its weights with --weights FILE.safetensors");
   LOUPE_CHECK(o.weights.empty() || fs::is_regular_file(o.weights), "--weights ", o.weights.string(),
               ": file not found");
@@ -181,12 +182,17 @@ struct StudyClassifier {
 
 StudyClassifier pretrained_classifier(const CompareStudyOptions& o, const PhotoSet& photos) {
   StudyClassifier c;
-  c.model = make_model(ModelSpec{o.arch, 3, o.num_classes});
-  load_torchvision_weights(*c.model, o.weights);
+  ClassifierSource source;
+  source.model = o.arch;
+  source.weights = o.weights;
+  source.num_classes = is_zoo_model(o.arch) ? o.num_classes : 0;
+  source.in_channels = 3;
+  source.probe_size = photos.images.size(2);
+  c.model = load_classifier(source).model;
   c.model->to(o.common.device);
-  c.model->eval();
   c.classes = study::predict_classes(*c.model, photos.images, o.common.device, 64);
-  c.description = o.arch + " with weights " + o.weights.filename().string() +
+  c.description = (is_zoo_model(o.arch) ? o.arch + " with weights " + o.weights.filename().string()
+                                        : "TorchScript model " + fs::path(o.arch).filename().string()) +
                   "; every method explains the model's top-1 class of each photo.";
   return c;
 }

@@ -24,10 +24,11 @@ struct CompareStudyOptions {
   StudyCommon common;
   fs::path images;  // a folder of photos (subfolders = groups); empty = scikit-image's photos
   std::vector<std::string> methods = {"gradcam", "ablationcam", "scorecam", "lime", "kernelshap"};
-  // A pretrained classifier instead of the instance-discrimination one: zoo arch + weights.
+  // A pretrained classifier instead of the instance-discrimination one: a zoo arch with
+  // `weights`, or a TorchScript file (models/torchscript.h) and no weights.
   std::string arch;
   fs::path weights;
-  int64_t num_classes = 1000;
+  int64_t num_classes = 1000;  // of a zoo arch (a TorchScript model's are its own)
   std::optional<int64_t> size;                // side of the square images (quick: 64; torchvision: 224)
   std::optional<int64_t> train_steps;         // instance classifier: optimiser steps (quick 500)
   std::optional<int64_t> samples;             // LIME / KernelSHAP samples per image (quick 500)

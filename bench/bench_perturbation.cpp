@@ -45,8 +45,8 @@ struct Case {
 double forward_rate(loupe::TappedModel& model, const Case& c, torch::Device device, loupe::Precision precision) {
   double best = 0;
   torch::NoGradGuard guard;
-  loupe::compat::CudaAutocast autocast(device.is_cuda() && precision != loupe::Precision::kFloat,
-                                       precision == loupe::Precision::kHalf ? at::kHalf : at::kBFloat16);
+  loupe::compat::Autocast autocast(precision != loupe::Precision::kFloat, device.type(),
+                                   precision == loupe::Precision::kHalf ? at::kHalf : at::kBFloat16);
   for (int64_t batch : c.batches) {
     const auto x = torch::rand({batch, 3, c.size, c.size}, torch::TensorOptions().device(device));
     model.forward(x);  // warm-up

@@ -28,6 +28,7 @@ Masker parse_masker(const std::string& text) {
   if (text == "constant") return Masker::kConstant;
   if (text == "mean") return Masker::kImageMean;
   if (text == "blur") return Masker::kBlur;
+  if (text == "gaussian-blur") return Masker::kGaussianBlur;
   if (text == "segment-mean") return Masker::kSegmentMean;
   return Masker::kAuto;
 }
@@ -125,13 +126,15 @@ Runner add_explain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ratio", f->p.segmentation.quickshift.ratio, "quickshift: colour/space ratio")
       ->capture_default_str();
+  cmd->add_flag("--connect-segments", f->p.segmentation.quickshift.connect,
+                "quickshift: split segments that are not 4-connected (scikit-image and lime keep them whole)");
   cmd->add_option("--grid-cell", f->p.segmentation.grid_cell, "grid segmentation: cell side in pixels")
       ->capture_default_str();
   cmd->add_option("--masker", f->masker, "fill of hidden pixels (auto = each method's default)")
-      ->check(CLI::IsMember({"auto", "constant", "mean", "blur", "segment-mean"}))
+      ->check(CLI::IsMember({"auto", "constant", "mean", "blur", "gaussian-blur", "segment-mean"}))
       ->capture_default_str();
   cmd->add_option("--fill", f->p.fill_value, "constant masker / occlusion baseline value")->capture_default_str();
-  cmd->add_option("--blur-size", f->p.blur_size, "blur masker: kernel side in pixels")->capture_default_str();
+  cmd->add_option("--blur-size", f->p.blur_size, "blur maskers: kernel side in pixels (blur = shap's box blur, gaussian-blur)")->capture_default_str();
   cmd->add_option("--window", f->p.window, "occlusion: window side")->capture_default_str();
   cmd->add_option("--stride", f->p.stride, "occlusion: stride")->capture_default_str();
   cmd->add_option("--top-labels", f->p.top_labels, "LIME: explain the k largest outputs at once")

@@ -101,23 +101,27 @@ torch::Tensor mcd_support(const torch::Tensor& x, const GaussianFitOptions& o) {
   const int64_t n = x.size(0), l = x.size(1);
   LOUPE_CHECK(o.support_fraction == 0 || (o.support_fraction > 0 && o.support_fraction <= 1),
               "robust fit: support fraction ", o.support_fraction, ": expected a number in (0,1]");
-  LOUPE_CHECK(o.trials >= 0, "robust fit: ", o.trials, " random starts; expected 0 or more");
+  LOUPE_CHECK(o.trials >= 1, "robust fit: ", o.trials, " random starts; expected 1 or more");
   const int64_t h = o.support_fraction > 0 ? static_cast<int64_t>(std::ceil(o.support_fraction * n))
                                            : static_cast<int64_t>(std::ceil(0.5 * (n + l + 1)));
   LOUPE_CHECK(n > l + 1, "normal latents: a robust fit of ", l, " dimensions needs more than ", l + 1, " samples; got ",
               n);
   LOUPE_CHECK(h > l && h <= n, "robust fit: support fraction ", o.support_fraction, " keeps ", h, " of ", n,
               " samples; expected more than ", l, " (the dimensions)");
+  // As scikit-learn's fast_mcd (n <= 500): `trials` random h-subsets, two concentration
+  // steps each, then the 10 with the smallest determinant concentrated to convergence.
+  // (Rousseeuw & Van Driessen start from (L+1)-subsets; scikit-learn's h-subsets keep
+  // more samples: see the header.)
   std::vector<SubsetFit> starts;
-  starts.push_back(concentrate(x, fit_subset(x, torch::arange(n)), h, 2));
   std::mt19937_64 rng(o.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t t = 0; t < o.trials; ++t) {
     std::iota(order.begin(), order.end(), 0);
-    for (int64_t i = 0; i <= l; ++i)  // a partial Fisher-Yates shuffle draws L+1 distinct rows
+    for (int64_t i = 0; i < h; ++i)  // a partial Fisher-Yates shuffle draws h distinct rows
       std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(i + static_cast<int64_t>(rng() % (n - i)))]);
-    const auto subset = torch::tensor(std::vector<int64_t>(order.begin(), order.begin() + l + 1), torch::kLong);
-    starts.push_back(concentrate(x, fit_subset(x, subset), h, 2));
+    std::vector<int64_t> rows(order.begin(), order.begin() + h);
+    std::sort(rows.begin(), rows.end());
+    starts.push_back(concentrate(x, fit_subset(x, torch::tensor(rows, torch::kLong)), h, 2));
   }
   std::stable_sort(starts.begin(), starts.end(),
                    [](const SubsetFit& a, const SubsetFit& b) { return a.logdet < b.logdet; });
@@ -125,7 +129,7 @@ torch::Tensor mcd_support(const torch::Tensor& x, const GaussianFitOptions& o) {
   SubsetFit best;
   bool have = false;
   for (auto& s : starts) {
-    auto f = concentrate(x, std::move(s), h, 100);
+    auto f = concentrate(x, std::move(s), h, 30);
     if (!have || f.logdet < best.logdet) best = std::move(f), have = true;
   }
   LOUPE_CHECK(std::isfinite(best.logdet), "normal latents: ", h, " of them lie in a lower-dimensional subspace, so ",

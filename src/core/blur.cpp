@@ -57,4 +57,35 @@ torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t r
   return x.reshape(images.sizes());
 }
 
+namespace {
+// Source index of each padded position p in [−before, n + after) under OpenCV's
+// BORDER_REFLECT_101, for any padding width (the reflection repeats with period 2n − 2).
+torch::Tensor reflect101_index(int64_t n, int64_t before, int64_t after) {
+  auto p = torch::arange(-before, n + after, torch::kLong);
+  if (n == 1) return torch::zeros_like(p);
+  const int64_t period = 2 * n - 2;
+  p = p.remainder(period);
+  return torch::where(p >= n, period - p, p);
+}
+
+// Means of k consecutive entries along `dim` after reflect-101 padding, anchor k/2.
+torch::Tensor box_mean_along(const torch::Tensor& x, int64_t dim, int64_t k) {
+  const int64_t n = x.size(dim), anchor = k / 2;
+  const auto padded = x.index_select(dim, reflect101_index(n, anchor, k - 1 - anchor).to(x.device()));
+  const auto sums = torch::cat({torch::zeros_like(padded.narrow(dim, 0, 1)), padded.cumsum(dim)}, dim);
+  return (sums.narrow(dim, k, n) - sums.narrow(dim, 0, n)) / static_cast<double>(k);
+}
+}  // namespace
+
+torch::Tensor box_blur(const torch::Tensor& images, int64_t kernel_height, int64_t kernel_width) {
+  LOUPE_CHECK(images.defined() && images.dim() >= 2 && images.is_floating_point(),
+              "box blur: expected a floating tensor [..., H, W], got ",
+              images.defined() ? images.sizes() : torch::IntArrayRef{});
+  LOUPE_CHECK(kernel_height >= 1 && kernel_width >= 1, "box blur: kernel ", kernel_height, "x", kernel_width,
+              ": expected sides >= 1");
+  const auto x = images.to(torch::kDouble);
+  const auto rows = box_mean_along(x, x.dim() - 2, kernel_height);
+  return box_mean_along(rows, x.dim() - 1, kernel_width).to(images.scalar_type());
+}
+
 }  // namespace loupe

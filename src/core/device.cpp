@@ -8,6 +8,9 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "loupe/core/compat.h"
@@ -51,6 +54,22 @@ torch::Device resolve_device(const std::string& spec) {
     return device;
   }
   fail("--device ", spec, ": expected auto, cpu, cuda or cuda:N");
+}
+
+namespace {
+std::atomic<bool> auto_init_enabled{true};
+std::once_flag auto_init_once;
+}  // namespace
+
+void set_auto_init(bool enabled) { auto_init_enabled = enabled; }
+
+void ensure_initialised() {
+  if (!auto_init_enabled) return;
+  std::call_once(auto_init_once, [] {
+    const char* off = std::getenv("LOUPE_NO_AUTO_INIT");
+    if (off && *off && std::string(off) != "0") return;
+    if (auto_init_enabled) init_threads();
+  });
 }
 
 void init_threads() {

@@ -1,6 +1,8 @@
 // Segment connectivity on top of core's connected components (loupe/core/components.h):
-// 4-connected relabelling, splitting by a mask, merging small segments.
+// 4-connected relabelling, splitting by a mask, scikit-image's connectivity enforcement.
 #include <torch/torch.h>
+
+#include <vector>
 
 #include "explain/segmentation_detail.h"
 #include "loupe/core/components.h"
@@ -22,43 +24,42 @@ torch::Tensor checked_labels(const torch::Tensor& labels, const char* who) {
 
 namespace detail {
 
-torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size) {
-  const int64_t h = labels.size(0), w = labels.size(1);
-  auto flat = labels.reshape(-1);
-  const int64_t k = flat.max().item<int64_t>() + 1;
-  if (k <= 1 || min_size <= 1) return labels;
-  // Labels follow raster order of first pixels, so every segment but 0 touches an earlier
-  // (smaller) label: the pixel above or left of its first pixel. Each small segment joins
-  // the earlier neighbour it shares the longest border with (ties: the earliest), as
-  // scikit-image joins an earlier-labelled neighbour; targets are earlier, so this is a
-  // forest and pointer jumping resolves chains of small segments.
-  auto [from, to] = neighbour_pairs(h, w, Connectivity::kFour, labels.device());
-  const auto differ = flat.index_select(0, from) != flat.index_select(0, to);
-  from = from.masked_select(differ);
-  to = to.masked_select(differ);
-  const auto a = flat.index_select(0, from), b = flat.index_select(0, to);
-  const auto self = torch::arange(k, flat.options());
-  const auto pairs = std::get<0>((torch::maximum(a, b) * k + torch::minimum(a, b)).sort());
-  const auto [pair, inverse, border] = torch::unique_consecutive(pairs, false, true);
-  // Score = border·k + (k-1-neighbour): the maximum is the longest border, then earliest.
-  const auto neighbour = pair.remainder(k);
-  const auto best = self.scatter_reduce(0, pair.div(k, "floor"), border * k + (k - 1 - neighbour), "amax",
-                                        /*include_self=*/false);
-  auto small = torch::bincount(flat, {}, k) < min_size;
-  small.index_put_({0}, false);  // segment 0 has no earlier neighbour; handled below
-  const auto target = flatten_forest(torch::where(small, k - 1 - best.remainder(k), self));
-  auto merged = target.index_select(0, flat);
-  // Segment 0's group, if still small, joins the neighbouring group it borders most.
-  const auto zero = merged == 0;
-  if (zero.sum().item<int64_t>() < min_size) {
-    const auto touching = torch::cat({merged.index_select(0, from).masked_select(zero.index_select(0, to)),
-                                      merged.index_select(0, to).masked_select(zero.index_select(0, from))});
-    const auto other = touching.masked_select(touching != 0);
-    if (other.numel() > 0) merged = torch::where(zero, torch::bincount(other, {}, k).argmax(), merged);
+torch::Tensor enforce_label_connectivity(const torch::Tensor& labels, int64_t min_size, int64_t max_size) {
+  const auto l = checked_labels(labels, "enforce_label_connectivity").cpu().contiguous();
+  const int64_t h = l.size(0), w = l.size(1);
+  const int64_t* segment = l.data_ptr<int64_t>();
+  std::vector<int64_t> out(static_cast<size_t>(h * w), -1), component;
+  int64_t next = 0;
+  constexpr int64_t kDx[4] = {1, -1, 0, 0}, kDy[4] = {0, 0, 1, -1};
+  for (int64_t p = 0; p < h * w; ++p) {
+    if (out[p] >= 0) continue;
+    int64_t adjacent = next;
+    const int64_t label = segment[p];
+    out[p] = next;
+    component.assign(1, p);
+    for (size_t visited = 0; visited < component.size() && static_cast<int64_t>(component.size()) < max_size;
+         ++visited) {
+      const int64_t y = component[visited] / w, x = component[visited] % w;
+      for (int i = 0; i < 4; ++i) {
+        const int64_t ny = y + kDy[i], nx = x + kDx[i];
+        if (ny < 0 || ny >= h || nx < 0 || nx >= w) continue;
+        const int64_t q = ny * w + nx;
+        if (segment[q] == label && out[q] < 0) {
+          out[q] = next;
+          component.push_back(q);
+          if (static_cast<int64_t>(component.size()) >= max_size) break;
+        } else if (out[q] >= 0 && out[q] != next) {
+          adjacent = out[q];
+        }
+      }
+    }
+    if (static_cast<int64_t>(component.size()) < min_size) {
+      for (const int64_t q : component) out[q] = adjacent;
+    } else {
+      ++next;
+    }
   }
-  // Compact to 0..K-1; unions keep the earlier first pixel, so raster order holds.
-  const auto used = torch::bincount(merged, {}, k) > 0;
-  return (used.cumsum(0) - 1).index_select(0, merged).view({h, w});
+  return torch::tensor(out, torch::kLong).view({h, w}).to(labels.device());
 }
 
 }  // namespace detail

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "explain/kernel_shap_detail.h"
+#include "explain/perturbation_detail.h"
 #include "loupe/core/error.h"
 
 namespace loupe {

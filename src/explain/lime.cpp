@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include "explain/lime_detail.h"
+#include "explain/perturbation_detail.h"
 #include "loupe/core/error.h"
 
 namespace loupe {

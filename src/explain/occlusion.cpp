@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "explain/perturbation_detail.h"
 #include "loupe/core/error.h"
 
 namespace loupe {

@@ -6,6 +6,7 @@
 #include <queue>
 #include <random>
 
+#include "explain/perturbation_detail.h"
 #include "loupe/core/error.h"
 
 namespace loupe {

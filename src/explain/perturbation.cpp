@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "explain/perturbation_detail.h"
 #include "loupe/core/blur.h"
 #include "loupe/core/compat.h"
 #include "loupe/core/error.h"
@@ -44,6 +45,8 @@ torch::Tensor pad_stack(const std::vector<torch::Tensor>& parts) {
 PerturbationEngine::PerturbationEngine(TappedModel& model, PerturbationOptions options)
     : model_(model), options_(std::move(options)), device_(model_device(model)), was_training_(model.is_training()) {
   LOUPE_CHECK(options_.batch_size > 0, "perturbation batch size ", options_.batch_size, ": expected a positive number");
+  LOUPE_CHECK(!(options_.precision == Precision::kHalf && device_.is_cpu()),
+              "precision fp16: the CPU computes in float or bf16 (autocast); use bf16, or fp16 on CUDA");
   model_.eval();
 }
 
@@ -54,8 +57,10 @@ PerturbationEngine::~PerturbationEngine() {
 torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& forward, const torch::Tensor& inputs,
                                         const std::vector<Target>& targets) {
   torch::NoGradGuard no_grad;
-  const bool autocast = device_.is_cuda() && options_.precision != Precision::kFloat;
-  compat::CudaAutocast guard(autocast, options_.precision == Precision::kHalf ? at::kHalf : at::kBFloat16);
+  // Reduced precision is autocast: bf16 or fp16 on CUDA, bf16 on the CPU (oneDNN's
+  // AVX-512 bf16 kernels where the CPU has them).
+  compat::Autocast guard(options_.precision != Precision::kFloat, device_.type(),
+                         options_.precision == Precision::kHalf ? at::kHalf : at::kBFloat16);
   torch::Tensor outputs;
   try {
     outputs = forward();
@@ -200,6 +205,10 @@ torch::Tensor masker_fill(const torch::Tensor& image, const PerturbationOptions&
     case Masker::kImageMean:
       return image.to(torch::kFloat).mean({1, 2}, true).expand_as(image).contiguous();
     case Masker::kBlur:
+      check_image(image, "blur image");
+      LOUPE_CHECK(options.blur_size >= 1, "blur size ", options.blur_size, ": expected a positive kernel side");
+      return box_blur(image.to(torch::kFloat), options.blur_size, options.blur_size);
+    case Masker::kGaussianBlur:
       return gaussian_blur_kernel(image, options.blur_size);
     case Masker::kReplacement: {
       auto r = options.replacement;

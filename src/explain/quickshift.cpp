@@ -25,6 +25,20 @@ int64_t rows_per_chunk(int64_t side, int64_t pixels, torch::Device device) {
 
 }  // namespace
 
+namespace {
+// Labels 0..K-1 for the trees (pixels sharing a root), numbered in raster order of each
+// tree's first pixel.
+torch::Tensor labels_in_raster_order(const torch::Tensor& roots) {
+  const auto [unique, inverse, counts] = torch::_unique2(roots, /*sorted=*/true, /*return_inverse=*/true);
+  const auto pixel = torch::arange(roots.numel(), roots.options());
+  const auto first = torch::full({unique.numel()}, roots.numel(), roots.options())
+                         .scatter_reduce(0, inverse, pixel, "amin", /*include_self=*/true);
+  const auto order = std::get<1>(first.sort());
+  const auto rank = torch::empty_like(order).index_put_({order}, torch::arange(order.numel(), order.options()));
+  return rank.index_select(0, inverse);
+}
+}  // namespace
+
 torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& options) {
   LOUPE_CHECK(options.kernel_size > 0 && std::isfinite(options.kernel_size),
               "quickshift: expected kernel_size > 0, got ", options.kernel_size);
@@ -102,8 +116,10 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
     if (torch::equal(next, parent)) break;
     parent = std::move(next);
   }
-  // Trees may link across other trees' pixels; split them into 4-connected segments.
-  return connected_segments(parent.view({h, w}));
+  // Trees may link across other trees' pixels: one label per tree as scikit-image, or
+  // split into 4-connected segments.
+  if (options.connect) return connected_segments(parent.view({h, w}));
+  return labels_in_raster_order(parent).view({h, w});
 }
 
 }  // namespace loupe

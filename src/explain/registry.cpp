@@ -20,6 +20,7 @@
 #include "loupe/explain/scorecam.h"
 #include "loupe/explain/smoothgrad.h"
 #include "loupe/explain/xgradcam.h"
+#include "loupe/core/device.h"
 
 namespace loupe {
 namespace {
@@ -65,6 +66,7 @@ std::vector<std::string> explainer_names() {
 }
 
 std::unique_ptr<Explainer> make_explainer(const std::string& name, const ExplainOptions& options) {
+  ensure_initialised();
   const auto& registry = explainer_registry();
   const auto it = registry.find(name);
   LOUPE_CHECK(it != registry.end(), "explainer '", name, "' is unknown; valid methods: ", join_names(explainer_names()));

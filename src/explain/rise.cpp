@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include "explain/perturbation_detail.h"
 #include "loupe/core/error.h"
 
 namespace loupe {

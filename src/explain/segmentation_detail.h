@@ -21,8 +21,13 @@ inline torch::Tensor scipy_gaussian_filter(const torch::Tensor& chw, double sigm
   return sigma <= 0 ? chw : gaussian_blur(chw, sigma, static_cast<int64_t>(4.0 * sigma + 0.5), BlurBorder::kReflect);
 }
 
-// Merges every segment smaller than min_size pixels into an adjacent one (see
-// slic.cpp for the rule); labels must be 0..K-1 connected, in raster order.
-torch::Tensor merge_small_segments(const torch::Tensor& labels, int64_t min_size);
+// scikit-image's _enforce_label_connectivity_cython in 2-D: pixels in raster order; each
+// not yet relabelled pixel grows its 4-connected same-label component by breadth-first
+// search (neighbours x+1, x-1, y+1, y-1), stopping at max_size pixels; a component under
+// min_size pixels takes the label of the last already relabelled neighbour of another
+// component the search met (none: the next new label, shared with the following
+// component), else it gets the next new label. Labels 0..K-1 in raster order of their
+// first pixel (scikit-image's start_label 1, minus one). Any integer labels [H,W].
+torch::Tensor enforce_label_connectivity(const torch::Tensor& labels, int64_t min_size, int64_t max_size);
 
 }  // namespace loupe::detail

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "loupe/core/error.h"
+#include "loupe/core/device.h"
 
 namespace loupe {
 namespace {
@@ -432,6 +433,7 @@ ModelSpec classifier_spec(const CheckpointInfo& info, const fs::path& path) {
 }
 
 std::shared_ptr<TappedModel> load_model(const fs::path& path, CheckpointInfo* info) {
+  ensure_initialised();
   CheckpointReader reader(path, torch::kCPU);
   const std::string what = "checkpoint " + path.string();
   const ModelSpec spec = classifier_spec(reader.info(), path);
@@ -447,6 +449,7 @@ std::shared_ptr<TappedModel> load_model(const fs::path& path, CheckpointInfo* in
 }
 
 Vae load_vae(const fs::path& path, CheckpointInfo* info) {
+  ensure_initialised();
   CheckpointReader reader(path, torch::kCPU);
   const std::string what = "checkpoint " + path.string();
   const std::string& text = stored_spec(reader.info(), path, kVaeModule, "a vae_conv64 VAE");

@@ -6,6 +6,7 @@
 #include "loupe/core/error.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/models/torchscript.h"
+#include "loupe/core/device.h"
 
 namespace loupe {
 
@@ -15,6 +16,7 @@ bool is_zoo_model(const std::string& name) {
 }
 
 LoadedClassifier load_classifier(const ClassifierSource& s) {
+  ensure_initialised();
   LoadedClassifier out;
   if (!s.checkpoint.empty()) {
     LOUPE_CHECK(s.model.empty() && s.weights.empty(), "--checkpoint ", s.checkpoint.string(),

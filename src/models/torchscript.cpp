@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "loupe/core/error.h"
+#include "loupe/core/device.h"
 
 namespace loupe {
 
@@ -359,6 +360,7 @@ bool is_torchscript_model(const fs::path& path) {
 
 std::shared_ptr<TappedModel> load_torchscript_model(const fs::path& path, ModelSpec* spec,
                                                     const TorchScriptOptions& options) {
+  ensure_initialised();
   const std::string name = path.string();
   std::error_code ec;
   LOUPE_CHECK(fs::is_regular_file(path, ec), "TorchScript model ", name, ": no such file");

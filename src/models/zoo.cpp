@@ -5,6 +5,7 @@
 #include "loupe/core/error.h"
 #include "loupe/models/resnet.h"
 #include "loupe/models/small_cnn.h"
+#include "loupe/core/device.h"
 
 namespace loupe {
 namespace {
@@ -32,6 +33,7 @@ std::vector<std::string> model_names() {
 }
 
 std::shared_ptr<TappedModel> make_model(const ModelSpec& spec) {
+  ensure_initialised();
   const Factory* factory = nullptr;
   for (const auto& entry : registry())
     if (entry.first == spec.arch) factory = &entry.second;

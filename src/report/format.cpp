@@ -3,11 +3,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #ifndef LOUPE_VEGA_BUNDLE_PATH
 #define LOUPE_VEGA_BUNDLE_PATH ""
+#endif
+#ifndef LOUPE_VEGA_INSTALLED_PATH
+#define LOUPE_VEGA_INSTALLED_PATH ""
 #endif
 
 namespace loupe::report::detail {
@@ -132,7 +136,10 @@ PngSize png_size(std::string_view png) {
 std::string vega_bundle_path() {
   const char* env = std::getenv("LOUPE_VEGA_BUNDLE");
   if (env && *env) return env;
-  return LOUPE_VEGA_BUNDLE_PATH;
+  // The build tree's bundle, else the installed one (cmake --install).
+  std::error_code ec;
+  if (std::filesystem::exists(LOUPE_VEGA_BUNDLE_PATH, ec)) return LOUPE_VEGA_BUNDLE_PATH;
+  return LOUPE_VEGA_INSTALLED_PATH;
 }
 
 std::string read_vega_bundle() {

@@ -381,7 +381,8 @@ Explanations explain_anomalies(const AnomalyStudyOptions& o, const AnomalyStudyS
   {
     Progress progress("superpixels", k, "img");
     for (int64_t i = 0; i < k; ++i) {
-      s1.push_back(quickshift_near(images[i], o.segments, QuickshiftOptions().set_tie_jitter(1e-5).set_seed(o.common.seed)));
+      s1.push_back(quickshift_near(images[i], o.segments,
+                                   QuickshiftOptions().set_tie_jitter(1e-5).set_seed(o.common.seed).set_connect(true)));
       s2.push_back(respect_mask(s1.back(), masks[i]));
       progress.advance(1);
     }

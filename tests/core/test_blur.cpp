@@ -59,6 +59,31 @@ TEST(Blur, OpenCvSigmaRule) {
   EXPECT_DOUBLE_EQ(opencv_sigma(127), 0.3 * 62 + 0.8);
 }
 
+TEST(BoxBlur, MatchesOpenCvsBlurOnHandComputedRows) {
+  // One row [1,2,3,4]; BORDER_REFLECT_101 pads it as ... 3 2 | 1 2 3 4 | 3 2 ...
+  const auto row = torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kDouble).view({1, 4});
+  // k = 3, anchor 1: [2,1,2] [1,2,3] [2,3,4] [3,4,3].
+  EXPECT_TRUE(torch::allclose(box_blur(row, 1, 3),
+                              torch::tensor({5.0 / 3, 2.0, 3.0, 10.0 / 3}).view({1, 4}).to(torch::kDouble)));
+  // k = 2 (even), anchor 1: the window is [i-1, i].
+  EXPECT_TRUE(
+      torch::allclose(box_blur(row, 1, 2), torch::tensor({1.5, 1.5, 2.5, 3.5}).view({1, 4}).to(torch::kDouble)));
+  // A window wider than the row reflects again: [1,2,4], k = 7 at i = 0 reads
+  // positions -3..3 = 2 4 2 | 1 2 4 | 2 → 17/7.
+  const auto narrow = torch::tensor({1.0, 2.0, 4.0}, torch::kDouble).view({1, 3});
+  EXPECT_NEAR(box_blur(narrow, 1, 7)[0][0].item<double>(), 17.0 / 7, 1e-12);
+  // Separable: a k×k box is rows then columns; constants stay; shape and dtype kept.
+  const auto image = torch::rand({3, 9, 7});
+  const auto both = box_blur(image, 4, 5);
+  EXPECT_TRUE(torch::allclose(both, box_blur(box_blur(image, 4, 1), 1, 5), 1e-6, 1e-6));
+  EXPECT_EQ(both.sizes(), image.sizes());
+  EXPECT_EQ(both.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(torch::allclose(box_blur(torch::full({2, 5, 5}, 0.25), 128, 128), torch::full({2, 5, 5}, 0.25)));
+  EXPECT_TRUE(torch::equal(box_blur(image, 1, 1), image));
+  EXPECT_LOUPE_ERROR(box_blur(image, 0, 3), "kernel");
+  EXPECT_LOUPE_ERROR(box_blur(torch::zeros({3}), 3, 3), "[..., H, W]");
+}
+
 TEST(Blur, BadInputIsAnError) {
   EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3, 3}), -1.0), "sigma");
   EXPECT_LOUPE_ERROR(gaussian_blur(torch::zeros({3, 3}), std::nan("")), "sigma");

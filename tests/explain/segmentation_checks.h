@@ -39,6 +39,21 @@ inline torch::Tensor flood_fill_regions(const torch::Tensor& keys) {
   return torch::tensor(out, torch::kLong).view({h, w});
 }
 
+// int64 labels 0..K-1, every label used, numbered in raster order of each label's first
+// pixel (a label may be several regions); returns K.
+inline int64_t expect_dense_raster_ordered(const torch::Tensor& labels) {
+  EXPECT_EQ(labels.scalar_type(), torch::kLong);
+  const auto flat = labels.cpu().reshape(-1);
+  const auto a = flat.accessor<int64_t, 1>();
+  int64_t next = 0;
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    EXPECT_LE(a[i], next) << "label " << a[i] << " appears before label " << next;
+    if (a[i] == next) ++next;
+  }
+  EXPECT_EQ(flat.min().item<int64_t>(), 0);
+  return next;
+}
+
 // int64 labels 0..K-1, every label used, every label one 4-connected region; returns K.
 inline int64_t expect_dense_connected(const torch::Tensor& labels) {
   EXPECT_EQ(labels.scalar_type(), torch::kLong);

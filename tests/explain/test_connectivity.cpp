@@ -78,7 +78,10 @@ TEST(RespectMask, RejectsMaskOfAnotherSizeOrNotBinary) {
   EXPECT_THROW(respect_mask(labels, torch::full({8, 8}, 0.5)), Error);
 }
 
-TEST(MergeSmallSegments, SmallSegmentJoinsEarlierNeighbourWithLongestBorder) {
+TEST(EnforceLabelConnectivity, FollowsScikitImagesSearchAndMergeRule) {
+  // Traced by hand through skimage's _enforce_label_connectivity_cython (min_size 2):
+  // segment 2 (one pixel) meets 1 (right), 0 (left), 0 (above) in that order: the last
+  // labelled neighbour, 0, takes it.
   const auto labels = torch::tensor({0, 0, 1, 1,  //
                                      0, 2, 1, 1,  //
                                      3, 3, 3, 3,  //
@@ -91,21 +94,19 @@ TEST(MergeSmallSegments, SmallSegmentJoinsEarlierNeighbourWithLongestBorder) {
                                        2, 2, 2, 2},
                                       torch::kLong)
                             .view({4, 4});
-  EXPECT_TRUE(torch::equal(detail::merge_small_segments(labels, 2), expected));
-  // Segment 3 borders 1 on two edges and 2 on four: it joins 2 (not the smaller label).
-  const auto border = torch::tensor({0, 0, 0, 0, 0, 0,  //
-                                     1, 1, 1, 1, 2, 2,  //
-                                     1, 1, 1, 1, 2, 2,  //
-                                     1, 1, 3, 2, 2, 2,  //
-                                     2, 2, 3, 2, 2, 2,  //
-                                     2, 2, 2, 2, 2, 2},
-                                    torch::kLong)
-                          .view({6, 6});
-  EXPECT_TRUE(torch::equal(detail::merge_small_segments(border, 3), border.clamp_max(2)));
-  // Segment 0 has no earlier neighbour: when small it joins its smallest neighbour.
+  EXPECT_TRUE(torch::equal(detail::enforce_label_connectivity(labels, 2, 100), expected));
+  // A small first segment has no labelled neighbour: it keeps the next new label, which
+  // the following component then shares.
   const auto corner = torch::tensor({0, 1, 1, 1, 1, 1, 2, 2, 2}, torch::kLong).view({3, 3});
-  EXPECT_TRUE(torch::equal(detail::merge_small_segments(corner, 2),
+  EXPECT_TRUE(torch::equal(detail::enforce_label_connectivity(corner, 2, 100),
                            torch::tensor({0, 0, 0, 0, 0, 0, 1, 1, 1}, torch::kLong).view({3, 3})));
+  // max_size stops the search: a run of 6 becomes 4 + 2.
+  EXPECT_TRUE(torch::equal(detail::enforce_label_connectivity(torch::zeros({1, 6}, torch::kLong), 1, 4),
+                           torch::tensor({0, 0, 0, 0, 1, 1}, torch::kLong).view({1, 6})));
+  // Disconnected pieces of one label become separate segments.
+  const auto split = torch::tensor({0, 1, 0}, torch::kLong).view({1, 3});
+  EXPECT_TRUE(torch::equal(detail::enforce_label_connectivity(split, 1, 100),
+                           torch::tensor({0, 1, 2}, torch::kLong).view({1, 3})));
 }
 
 }  // namespace loupe

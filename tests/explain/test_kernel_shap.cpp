@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "explain/kernel_shap_detail.h"
 #include "explain/perturbation_test_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/kernel_shap.h"

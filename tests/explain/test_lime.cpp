@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "explain/lime_detail.h"
 #include "explain/perturbation_test_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/lime.h"

@@ -1,16 +1,17 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "explain/perturbation_detail.h"
 #include "explain/perturbation_test_models.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/perturbation.h"
 #include "test_util.h"
 
 namespace loupe {
-using test::TempDir;
 using test::contains;
 using test::error_of;
 using test::message_of;
+using test::TempDir;
 namespace {
 
 // Output = the input, flattened: every target j reads composed pixel j back.

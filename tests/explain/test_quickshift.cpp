@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "explain/segmentation_checks.h"
 #include "loupe/core/device.h"
@@ -16,12 +17,11 @@ namespace {
 // neighbour, max_dist cut, root following), with ties broken by pixel index as ours.
 torch::Tensor quickshift_loops(const torch::Tensor& image, const QuickshiftOptions& o) {
   // skimage's tie-breaking noise on the densities, drawn as quickshift draws it.
-  const auto jitter =
-      o.tie_jitter > 0 ? (torch::randn({image.size(1), image.size(2)}, make_generator(o.seed),
-                                       torch::TensorOptions().dtype(torch::kDouble)) *
-                          o.tie_jitter)
-                             .contiguous()
-                       : torch::zeros({image.size(1), image.size(2)}, torch::kDouble);
+  const auto jitter = o.tie_jitter > 0 ? (torch::randn({image.size(1), image.size(2)}, make_generator(o.seed),
+                                                       torch::TensorOptions().dtype(torch::kDouble)) *
+                                          o.tie_jitter)
+                                             .contiguous()
+                                       : torch::zeros({image.size(1), image.size(2)}, torch::kDouble);
   const auto noise = jitter.accessor<double, 2>();
   const auto f = (rgb_to_lab(image.to(torch::kDouble)) * o.ratio).contiguous();
   const int64_t h = f.size(1), w = f.size(2), r = static_cast<int64_t>(std::ceil(3 * o.kernel_size));
@@ -58,7 +58,16 @@ torch::Tensor quickshift_loops(const torch::Tensor& image, const QuickshiftOptio
     }
   for (auto& p : parent)
     while (parent[p] != p) p = parent[p];
-  return connected_segments(torch::tensor(parent, torch::kLong).view({h, w}));
+  const auto roots = torch::tensor(parent, torch::kLong).view({h, w});
+  if (o.connect) return connected_segments(roots);
+  // One label per tree, numbered by the tree's first pixel in raster order.
+  std::map<int64_t, int64_t> label_of_root;
+  std::vector<int64_t> labels(h * w);
+  for (int64_t p = 0; p < h * w; ++p) {
+    auto it = label_of_root.emplace(parent[p], static_cast<int64_t>(label_of_root.size())).first;
+    labels[p] = it->second;
+  }
+  return torch::tensor(labels, torch::kLong).view({h, w});
 }
 
 }  // namespace
@@ -70,15 +79,35 @@ TEST(Quickshift, MatchesLoopReference) {
                         QuickshiftOptions().set_kernel_size(2).set_max_dist(6).set_ratio(1)}) {
     const auto labels = quickshift(image, o);
     EXPECT_TRUE(torch::equal(labels, quickshift_loops(image, o))) << "kernel " << o.kernel_size;
-    testing::expect_dense_connected(labels);
+    testing::expect_dense_raster_ordered(labels);
+    const auto connected = quickshift(image, QuickshiftOptions(o).set_connect(true));
+    EXPECT_TRUE(torch::equal(connected, quickshift_loops(image, QuickshiftOptions(o).set_connect(true))));
+    testing::expect_dense_connected(connected);
   }
+}
+
+TEST(Quickshift, KeepsATreeWholeAsScikitImageUnlessAskedToConnect) {
+  // scikit-image (and lime) label each tree once, even where a tree reaches past another
+  // tree's pixels; `connect` splits exactly those into 4-connected pieces.
+  int64_t split = 0;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    const auto image = testing::textured_image(40, 40, seed);
+    const auto o = QuickshiftOptions().set_kernel_size(2).set_max_dist(200).set_ratio(0.3);
+    const auto whole = quickshift(image, o), connected = quickshift(image, QuickshiftOptions(o).set_connect(true));
+    EXPECT_TRUE(torch::equal(connected, connected_segments(whole)));
+    const int64_t k_whole = testing::expect_dense_raster_ordered(whole);
+    const int64_t k_connected = testing::expect_dense_connected(connected);
+    EXPECT_GE(k_connected, k_whole);
+    split += k_connected - k_whole;
+  }
+  EXPECT_GT(split, 0) << "no tree was ever split: the test image does not exercise the option";
 }
 
 TEST(Quickshift, SplitsTwoColourImageAtTheEdge) {
   auto image = torch::zeros({3, 64, 64});
   image[0].slice(1, 0, 32).fill_(1.0);    // red left half
   image[2].slice(1, 32, 64).fill_(1.0);   // blue right half
-  const auto labels = quickshift(image);  // LIME's defaults
+  const auto labels = quickshift(image, QuickshiftOptions().set_tie_jitter(0));  // LIME's, without jitter
   const auto left = labels.slice(1, 0, 32), right = labels.slice(1, 32, 64);
   EXPECT_TRUE((left == left[0][0]).all().item<bool>());
   EXPECT_TRUE((right == right[0][0]).all().item<bool>());
@@ -89,21 +118,21 @@ TEST(Quickshift, CoversTexturedImageDeterministically) {
   const auto image = testing::textured_image(48, 40, 1);
   const auto labels = quickshift(image);
   EXPECT_EQ(labels.sizes(), (std::vector<int64_t>{48, 40}));
-  const int64_t k = testing::expect_dense_connected(labels);
+  const int64_t k = testing::expect_dense_raster_ordered(labels);
   EXPECT_GT(k, 1);
   EXPECT_TRUE(torch::equal(labels, quickshift(image)));
   // A smaller kernel finds more modes.
-  EXPECT_GT(testing::expect_dense_connected(quickshift(image, QuickshiftOptions().set_kernel_size(2))), k);
+  EXPECT_GT(testing::expect_dense_raster_ordered(quickshift(image, QuickshiftOptions().set_kernel_size(2))), k);
 }
 
 TEST(Quickshift, TieJitterSplitsAFlatRegionAsSkimageDoes) {
   const auto flat = torch::full({3, 24, 24}, 0.3, torch::kDouble);
   // Ties by index chain a flat region into one segment; skimage's noise leaves a root
   // wherever the noise peaks within a window, so window-sized segments.
-  EXPECT_EQ(quickshift(flat, QuickshiftOptions().set_kernel_size(1)).max().item<int64_t>(), 0);
+  EXPECT_EQ(quickshift(flat, QuickshiftOptions().set_kernel_size(1).set_tie_jitter(0)).max().item<int64_t>(), 0);
   const auto o = QuickshiftOptions().set_kernel_size(1).set_tie_jitter(1e-5).set_seed(3);
   const auto labels = quickshift(flat, o);
-  EXPECT_GT(testing::expect_dense_connected(labels), 10);
+  EXPECT_GT(testing::expect_dense_raster_ordered(labels), 4);
   EXPECT_TRUE(torch::equal(labels, quickshift_loops(flat, o)));
   EXPECT_TRUE(torch::equal(labels, quickshift(flat, o)));
   EXPECT_FALSE(torch::equal(labels, quickshift(flat, QuickshiftOptions(o).set_seed(4))));
@@ -120,7 +149,7 @@ TEST(QuickshiftNear, ComesCloserToTheWantedCountThanTheFixedKernel) {
   int64_t previous = 0;
   for (const int64_t wanted : {int64_t{4}, int64_t{40}, int64_t{150}}) {
     const auto labels = quickshift_near(image, wanted);
-    const int64_t k = testing::expect_dense_connected(labels);
+    const int64_t k = testing::expect_dense_raster_ordered(labels);
     EXPECT_LE(std::abs(k - wanted), std::abs(fixed - wanted)) << wanted;
     EXPECT_GT(k, previous) << wanted;  // more wanted, more given
     previous = k;

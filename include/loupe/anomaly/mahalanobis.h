@@ -5,10 +5,15 @@
 // shrinkage pulls it toward (tr S / L) I, with Ledoit & Wolf's (2004) optimal weight
 // (as sklearn.covariance.ledoit_wolf) or a given lambda. The robust fit is the Minimum
 // Covariance Determinant (Rousseeuw & Van Driessen's FastMCD, as sklearn.covariance.MinCovDet):
-// the h-subset whose covariance has the smallest determinant, found by concentration steps
-// from the classical fit and from `trials` random (L+1)-subsets; its covariance scaled for
-// consistency by median(d^2) / chi2_L(0.5); then the samples with d^2 below chi2_L(0.975)
-// refitted as above. Outliers in the scored batch then cannot inflate the covariance that
+// the h-subset whose covariance has the smallest determinant, found as scikit-learn does for
+// N <= 500: two concentration steps from each of `trials` random h-subsets, then the best
+// 10 concentrated to convergence (at most 30 steps); its covariance scaled for consistency
+// by median(d^2) / chi2_L(0.5); then the samples with d^2 below chi2_L(0.975) refitted as
+// above. The starts are h-subsets as scikit-learn's (the FastMCD paper draws (L+1)-subsets,
+// loupe 0.1 did too plus the classical fit: its raw fits were tighter and kept fewer samples,
+// 251 where MinCovDet keeps 258-261); random draws differ from NumPy's, so the support can
+// differ by a few samples as MinCovDet's own does across random_state. Above N = 500
+// scikit-learn first searches disjoint subsets; loupe searches the whole set. Outliers in the scored batch then cannot inflate the covariance that
 // is meant to describe the normals.
 #pragma once
 
@@ -26,7 +31,7 @@ struct GaussianFitOptions {
   double lambda = 0.1;          // the weight toward the scaled identity with Shrinkage::kFixed, in [0,1]
   bool robust = false;          // Minimum Covariance Determinant instead of all samples
   double support_fraction = 0;  // h / N for the robust fit, in (0,1]; 0 = (N + L + 1) / 2N
-  int64_t trials = 30;          // random starts of the robust fit (besides the classical fit)
+  int64_t trials = 30;          // random h-subset starts of the robust fit (scikit-learn's 30)
   uint64_t seed = 0;            // draws those starts
   // clang-format off
   GaussianFitOptions& set_shrinkage(Shrinkage v) { shrinkage = v; return *this; }

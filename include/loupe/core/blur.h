@@ -25,6 +25,13 @@ enum class BlurBorder {
 torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma, int64_t radius = -1,
                             BlurBorder border = BlurBorder::kReplicate);
 
+// OpenCV's normalised box filter (cv2.blur, which shap's "blur(kh,kw)" image masker
+// uses): each output pixel is the mean of the kh×kw window whose anchor is (kh/2, kw/2)
+// (rows i − kh/2 .. i − kh/2 + kh − 1), with OpenCV's default border BORDER_REFLECT_101
+// (d c b | a b c d | c b a, repeated for windows wider than the image). images:
+// floating [..., H, W]; sums in float64. kh, kw >= 1; other input is a loupe::Error.
+torch::Tensor box_blur(const torch::Tensor& images, int64_t kernel_height, int64_t kernel_width);
+
 // OpenCV's σ for an odd kernel side k (getGaussianKernel with sigma <= 0):
 // 0.3·((k − 1)/2 − 1) + 0.8.
 double opencv_sigma(int64_t kernel_size);

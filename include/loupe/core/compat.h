@@ -23,41 +23,54 @@ namespace loupe::compat {
 // "1.13.1" / "2.11.0": shown in reports and `loupe --version`.
 inline const char* torch_version() { return TORCH_VERSION; }
 
-// CUDA autocast to `dtype` for the guard's lifetime when `enable`; restores the
-// previous state on exit.
-class CudaAutocast {
+// Autocast on `device` (CUDA or CPU) to `dtype` for the guard's lifetime when `enable`;
+// restores the previous state on exit. CPU autocast takes bfloat16 only.
+class Autocast {
  public:
-  CudaAutocast(bool enable, at::ScalarType dtype) : enable_(enable) {
+  Autocast(bool enable, c10::DeviceType device, at::ScalarType dtype) : enable_(enable), device_(device) {
     if (!enable_) return;
 #if LOUPE_AUTOCAST_BY_DEVICE
-    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    old_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    was_enabled_ = at::autocast::is_autocast_enabled(device_);
+    old_dtype_ = at::autocast::get_autocast_dtype(device_);
+    at::autocast::set_autocast_dtype(device_, dtype);
+    at::autocast::set_autocast_enabled(device_, true);
 #else
-    was_enabled_ = at::autocast::is_enabled();
-    old_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(true);
+    if (device_ == c10::DeviceType::CPU) {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      old_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(true);
+    } else {
+      was_enabled_ = at::autocast::is_enabled();
+      old_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(true);
+    }
 #endif
     at::autocast::increment_nesting();
   }
-  ~CudaAutocast() {
+  ~Autocast() {
     if (!enable_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 #if LOUPE_AUTOCAST_BY_DEVICE
-    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, old_dtype_);
+    at::autocast::set_autocast_enabled(device_, was_enabled_);
+    at::autocast::set_autocast_dtype(device_, old_dtype_);
 #else
-    at::autocast::set_enabled(was_enabled_);
-    at::autocast::set_autocast_gpu_dtype(old_dtype_);
+    if (device_ == c10::DeviceType::CPU) {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(old_dtype_);
+    } else {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(old_dtype_);
+    }
 #endif
   }
-  CudaAutocast(const CudaAutocast&) = delete;
-  CudaAutocast& operator=(const CudaAutocast&) = delete;
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
 
  private:
   bool enable_;
+  c10::DeviceType device_;
   bool was_enabled_ = false;
   at::ScalarType old_dtype_ = at::kFloat;
 };

@@ -15,8 +15,18 @@ torch::Device resolve_device(const std::string& spec);
 // Lets LibTorch use every core (intra-op threads = hardware concurrency), flushes
 // subnormals, keeps OpenBLAS to one thread and, on glibc, keeps freed activation
 // buffers on the heap rather than returning them to the kernel after each pass.
-// Called once at start-up by the CLI and the benchmarks.
+// Called once at start-up by the CLI and the benchmarks, and by the library itself on
+// first use (see below).
 void init_threads();
+
+// A program that links loupe gets init_threads() on its first use of the library
+// (making or loading a model, making an explainer), once; without it LibTorch runs
+// ResNet-18 at 224 on one thread (19-23 images/s instead of 44-50 on 2 cores). Opt out
+// to keep your own thread settings: set_auto_init(false) before that first use, or the
+// environment variable LOUPE_NO_AUTO_INIT=1.
+void set_auto_init(bool enabled);
+// Called by the library's entry points: init_threads() once unless opted out.
+void ensure_initialised();
 
 // Seeds LibTorch's CPU and CUDA generators; every random choice in loupe draws
 // from these or from a generator built from an explicit seed.

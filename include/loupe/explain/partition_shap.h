@@ -4,8 +4,9 @@
 // two children's marginal gains with the sibling hidden and shown, nodes expanded in
 // order of |gain|·weight (ties broken by `seed`) until max_evals (default 500, at least
 // 4) is spent (tie-break noise from `seed` afresh per image); unexpanded nodes spread their credit evenly over their pixels, so
-// Σ map = f(x) − f(fill) exactly. Hidden pixels: the masker (default Gaussian blur of
-// side blur_size, cf. SHAP's "blur(128,128)"; or a replacement image). map = pixel
+// Σ map = f(x) − f(fill) exactly. Hidden pixels: the masker (default: shap's default
+// "blur(128,128)", a 128×128 box blur as cv2.blur; Masker::kGaussianBlur, a constant or a
+// replacement image on request). map = pixel
 // values; extras: "base_value" f(fill). Every mask evaluated is kept on the device
 // (max_evals × H × W bytes).
 #pragma once

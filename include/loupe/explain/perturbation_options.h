@@ -16,12 +16,14 @@ enum class Masker {
   kAuto,         // the method's default (LIME: segment mean, Partition: blur, others: constant)
   kConstant,     // every channel = fill_value
   kImageMean,    // each channel's mean over the image
-  kBlur,         // Gaussian blur of the image with kernel side blur_size
+  kBlur,          // box blur of side blur_size, as shap's "blur(k,k)" masker (cv2.blur)
+  kGaussianBlur,  // Gaussian blur of side blur_size (σ as OpenCV's for that side)
   kReplacement,  // the pixels of `replacement` (e.g. an autoencoder's reconstruction)
   kSegmentMean,  // each superpixel's mean colour (LIME's hide_color=None)
 };
 
-// Arithmetic of the model evaluations; reduced precision is CUDA autocast (CPU: float).
+// Arithmetic of the model evaluations; reduced precision is autocast (CUDA: bf16 or fp16;
+// CPU: bf16).
 enum class Precision { kFloat, kBFloat16, kHalf };
 
 struct PerturbationOptions {
@@ -30,7 +32,7 @@ struct PerturbationOptions {
   uint64_t seed = 0;                        // seed of every random draw (masks, shifts, tie-breaks)
   Masker masker = Masker::kAuto;            // fill of hidden pixels
   double fill_value = 0.0;                  // colour of Masker::kConstant (occlusion's baseline)
-  int64_t blur_size = 128;                  // kernel side of Masker::kBlur, σ as OpenCV: 0.3((k-1)/2-1)+0.8
+  int64_t blur_size = 128;                  // kernel side of the blur maskers (shap's blur(128,128))
   torch::Tensor replacement;                // [N,C,H,W] or [C,H,W] fill images for Masker::kReplacement
   int64_t window = 8;                       // occlusion: side of the square sliding window
   int64_t stride = 4;                       // occlusion: step between windows
@@ -43,7 +45,7 @@ struct PerturbationOptions {
   double rise_probability = 0.5;            // RISE: probability p that a grid cell is kept
   SegmentOptions segmentation;              // LIME / KernelSHAP superpixels
   torch::Tensor segments;                   // explicit int64 label map [H,W] or [N,H,W]; overrides segmentation
-  Precision precision = Precision::kFloat;  // autocast dtype on CUDA
+  Precision precision = Precision::kFloat;  // autocast dtype (CPU: float or bf16)
 
   // clang-format off
   PerturbationOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }

@@ -1,0 +1,121 @@
+// CPU speed of the perturbation explainers at 224×224 (issue: "twice the CPU speed"), as
+// ratios measured in one run: for ResNet-18 and ResNet-50 (random weights, seed 0), the
+// plain forward throughput in fp32 and bf16 autocast, then each method's seconds per
+// image in fp32 and in bf16, each as a multiple of one fp32 plain forward of the same
+// number of images ("forward-equivalents"), the bf16 speed-up, and the fidelity cost:
+// Spearman's rank correlation of the bf16 map with the fp32 map.
+// Usage: loupe_bench_cpu_speed [--models resnet18,resnet50] [--image PATH] [--batch 32]
+//        [--methods lime,kernelshap,partition,scorecam,occlusion]
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "bench_timing.h"
+#include "loupe/core/compat.h"
+#include "loupe/core/device.h"
+#include "loupe/core/image.h"
+#include "loupe/explain/explainer.h"
+#include "loupe/models/zoo.h"
+
+namespace {
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+// Plain forward images per second of one resident batch, for at least two seconds.
+double forward_rate(loupe::TappedModel& model, int64_t batch, bool bf16) {
+  torch::NoGradGuard no_grad;
+  loupe::compat::Autocast autocast(bf16, c10::DeviceType::CPU, at::kBFloat16);
+  const auto x = torch::rand({batch, 3, 224, 224});
+  model.forward(x);
+  const auto start = std::chrono::steady_clock::now();
+  int64_t images = 0;
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2.0) {
+    model.forward(x);
+    images += batch;
+  }
+  return images / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+torch::Tensor ranks(const torch::Tensor& v) {
+  const auto order = v.flatten().argsort();
+  return torch::empty_like(order).index_put_({order}, torch::arange(order.numel())).to(torch::kDouble);
+}
+
+double spearman(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto ra = ranks(a), rb = ranks(b);
+  const auto ca = ra - ra.mean(), cb = rb - rb.mean();
+  return ((ca * cb).sum() / (ca.norm() * cb.norm())).item<double>();
+}
+
+loupe::ExplainOptions options_for(const std::string& method, int64_t batch, loupe::Precision precision) {
+  auto p = loupe::PerturbationOptions().set_batch_size(batch).set_precision(precision).set_seed(0);
+  if (method == "lime" || method == "kernelshap") p.set_samples(1000);
+  if (method == "partition") p.set_max_evals(500);
+  if (method == "occlusion") p.set_window(32).set_stride(16);
+  return loupe::ExplainOptions().set_perturbation(p);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using loupe::bench::flag;
+  loupe::init_threads();
+  const auto models = split(flag(argc, argv, "--models", std::string("resnet18,resnet50")));
+  const auto methods =
+      split(flag(argc, argv, "--methods", std::string("lime,kernelshap,partition,scorecam,occlusion")));
+  const int64_t batch = flag(argc, argv, "--batch", int64_t{32});
+  const std::string image_path = flag(argc, argv, "--image", std::string());
+  torch::manual_seed(0);
+  const auto image =
+      image_path.empty()
+          ? torch::nn::functional::interpolate(torch::rand({1, 3, 28, 28}),
+                                               torch::nn::functional::InterpolateFuncOptions()
+                                                   .size(std::vector<int64_t>{224, 224})
+                                                   .mode(torch::kBilinear)
+                                                   .align_corners(false))
+          : loupe::load_image(image_path, loupe::ImageLoadOptions().set_channels(3).set_size(224)).unsqueeze(0);
+  std::cout << "CPU, " << torch::get_num_threads() << " threads, batch " << batch << ", 224x224, "
+            << (image_path.empty() ? "a smooth random image" : image_path) << "\n";
+  for (const auto& arch : models) {
+    torch::manual_seed(0);
+    auto model = loupe::make_model({arch, 3, 1000});
+    model->eval();
+    const double fp32 = forward_rate(*model, batch, false), bf16 = forward_rate(*model, batch, true);
+    std::cout << "\n"
+              << arch << ": plain forward " << std::fixed << std::setprecision(1) << fp32 << " images/s fp32, " << bf16
+              << " bf16 (x" << std::setprecision(2) << bf16 / fp32 << ")\n";
+    std::cout << std::left << std::setw(12) << "method" << std::setw(8) << "evals" << std::setw(10) << "fp32 s"
+              << std::setw(10) << "bf16 s" << std::setw(12) << "fp32 fw-eq" << std::setw(12) << "bf16 fw-eq"
+              << std::setw(10) << "speed-up"
+              << "Spearman\n";
+    for (const auto& method : methods) {
+      loupe::Attribution a, b;
+      const double t32 = loupe::bench::seconds_per_call(
+          [&] {
+            a = loupe::make_explainer(method, options_for(method, batch, loupe::Precision::kFloat))
+                    ->explain(*model, image, loupe::top1_logit());
+          },
+          torch::kCPU, 1);
+      const double t16 = loupe::bench::seconds_per_call(
+          [&] {
+            b = loupe::make_explainer(method, options_for(method, batch, loupe::Precision::kBFloat16))
+                    ->explain(*model, image, loupe::top1_logit());
+          },
+          torch::kCPU, 1);
+      // One fp32 forward per evaluation would take evals / fp32 seconds.
+      const double forward_seconds = static_cast<double>(a.model_evaluations) / fp32;
+      std::cout << std::left << std::setw(12) << method << std::setw(8) << a.model_evaluations << std::setprecision(2)
+                << std::setw(10) << t32 << std::setw(10) << t16 << std::setw(12) << t32 / forward_seconds
+                << std::setw(12) << t16 / forward_seconds << std::setw(10) << t32 / t16 << std::setprecision(4)
+                << spearman(a.maps, b.maps) << "\n";
+    }
+  }
+  return 0;
+}

@@ -88,9 +88,16 @@ int main(int argc, char** argv) {
     auto model = loupe::make_model({arch, 3, 1000});
     model->eval();
     const double fp32 = forward_rate(*model, batch, false), bf16 = forward_rate(*model, batch, true);
+    loupe::set_channels_last(*model);
+    const double fp32_cl = forward_rate(*model, batch, false), bf16_cl = forward_rate(*model, batch, true);
     std::cout << "\n"
-              << arch << ": plain forward " << std::fixed << std::setprecision(1) << fp32 << " images/s fp32, " << bf16
-              << " bf16 (x" << std::setprecision(2) << bf16 / fp32 << ")\n";
+              << arch << ": plain forward images/s: fp32 " << std::fixed << std::setprecision(1) << fp32 << ", bf16 "
+              << bf16 << " (x" << std::setprecision(2) << bf16 / fp32 << "), channels-last fp32 "
+              << std::setprecision(1) << fp32_cl << " (x" << std::setprecision(2) << fp32_cl / fp32
+              << "), channels-last bf16 " << std::setprecision(1) << bf16_cl << " (x" << std::setprecision(2)
+              << bf16_cl / fp32 << ")\n";
+    std::cout << "methods: channels-last; fw-eq = seconds / (evaluations / contiguous fp32 forward rate); "
+                 "speed-up = fp32 s / bf16 s\n";
     std::cout << std::left << std::setw(12) << "method" << std::setw(8) << "evals" << std::setw(10) << "fp32 s"
               << std::setw(10) << "bf16 s" << std::setw(12) << "fp32 fw-eq" << std::setw(12) << "bf16 fw-eq"
               << std::setw(10) << "speed-up"

@@ -43,7 +43,8 @@ struct ExplainFlags {
   CommonFlags common{"auto", 0, "loupe-explain"};
   ClassifierSource model;
   std::vector<std::string> images, methods, positional_methods;
-  std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20";
+  std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20",
+                   memory_format = "channels-last";
   bool signed_maps = false, faithfulness = false;
   int64_t size = 0, batch = 32;
   PerturbationOptions p;
@@ -103,6 +104,10 @@ Runner add_explain_command(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::IsMember(explainer_names()));
   add_classifier_flags(cmd, f->model);
+  cmd->add_option("--memory-format", f->memory_format,
+                  "channels-last (faster convolutions; maps equal to the last bits) or contiguous")
+      ->check(CLI::IsMember({"channels-last", "contiguous"}))
+      ->capture_default_str();
   cmd->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
   cmd->add_option("--size", f->size, "resize images to SIZE x SIZE (0 = keep)")->capture_default_str();
   cmd->add_option("--target", f->target, "top1 (each image's predicted class) or a class index")->capture_default_str();
@@ -134,7 +139,9 @@ Runner add_explain_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "constant", "mean", "blur", "gaussian-blur", "segment-mean"}))
       ->capture_default_str();
   cmd->add_option("--fill", f->p.fill_value, "constant masker / occlusion baseline value")->capture_default_str();
-  cmd->add_option("--blur-size", f->p.blur_size, "blur maskers: kernel side in pixels (blur = shap's box blur, gaussian-blur)")->capture_default_str();
+  cmd->add_option("--blur-size", f->p.blur_size,
+                  "blur maskers: kernel side in pixels (blur = shap's box blur, gaussian-blur)")
+      ->capture_default_str();
   cmd->add_option("--window", f->p.window, "occlusion: window side")->capture_default_str();
   cmd->add_option("--stride", f->p.stride, "occlusion: stride")->capture_default_str();
   cmd->add_option("--top-labels", f->p.top_labels, "LIME: explain the k largest outputs at once")
@@ -143,7 +150,9 @@ Runner add_explain_command(CLI::App& app) {
   cmd->add_option("--smooth-samples", f->g.samples, "SmoothGrad: noisy copies per image")->capture_default_str();
   cmd->add_option("--noise", f->g.noise_level, "SmoothGrad: noise sigma as a fraction of the range")
       ->capture_default_str();
-  cmd->add_option("--precision", f->precision, "perturbation methods on CUDA: autocast dtype")
+  cmd->add_option("--precision", f->precision,
+                  "perturbation methods: autocast dtype (CPU: float or bf16, about 1.7-2.5x faster with AVX-512 bf16; "
+                  "CUDA: also fp16)")
       ->check(CLI::IsMember({"float", "bf16", "fp16"}))
       ->capture_default_str();
   cmd->add_option("--iou", f->iou, "how maps are binarised for the IoU table: top:PERCENT, otsu or value:V")
@@ -183,6 +192,7 @@ Runner add_explain_command(CLI::App& app) {
     source.probe_size = probe_side(f->size, run.files);
     auto [model, spec] = load_classifier(source);
     model->to(device);
+    set_channels_last(*model, f->memory_format == "channels-last");
     run.size = f->size;
     run.target = f->target;
     run.compare = o;

@@ -2,10 +2,10 @@
 
 #include <functional>
 
+#include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/models/resnet.h"
 #include "loupe/models/small_cnn.h"
-#include "loupe/core/device.h"
 
 namespace loupe {
 namespace {
@@ -47,6 +47,15 @@ std::shared_ptr<TappedModel> make_model(const ModelSpec& spec) {
   LOUPE_CHECK(spec.num_classes >= 2, "model ", spec.arch, ": num_classes ", spec.num_classes,
               " is too few; a classifier needs at least 2");
   return (*factory)(spec);
+}
+
+void set_channels_last(torch::nn::Module& model, bool channels_last) {
+  torch::NoGradGuard no_grad;
+  const auto format = channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& t : model.parameters())
+    if (t.dim() == 4) t.set_data(t.contiguous(format));
+  for (auto& t : model.buffers())
+    if (t.dim() == 4) t.set_data(t.contiguous(format));
 }
 
 }  // namespace loupe

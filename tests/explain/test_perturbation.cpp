@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "error_matchers.h"
 #include "explain/perturbation_detail.h"
 #include "explain/perturbation_test_models.h"
+#include "loupe/core/blur.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/perturbation.h"
+#include "loupe/models/zoo.h"
 #include "test_util.h"
 
 namespace loupe {
@@ -107,6 +110,31 @@ TEST(Maskers, HandComputedFills) {
   EXPECT_NEAR(blurred[0][0][1].item<float>(), 1 - edge, 1e-6);
   const auto r = torch::rand({2, 2, 2});
   EXPECT_TRUE(torch::equal(masker_fill(x, PerturbationOptions().set_replacement(r), Masker::kReplacement, 0), r));
+  // The blur masker is shap's blur(k,k) (cv2.blur, a box); the Gaussian is its own masker.
+  const auto photo = torch::rand({3, 9, 11});
+  EXPECT_TRUE(torch::equal(masker_fill(photo, PerturbationOptions().set_blur_size(4), Masker::kBlur, 0),
+                           box_blur(photo, 4, 4)));
+  EXPECT_TRUE(torch::equal(masker_fill(photo, PerturbationOptions().set_blur_size(5), Masker::kGaussianBlur, 0),
+                           gaussian_blur_kernel(photo, 5)));
+}
+
+TEST(PerturbationEngine, Bf16AutocastOnTheCpuStaysCloseToFloat) {
+  // A linear model: bf16 keeps 8 bits of mantissa, so scores agree to about 1%; fp16 is
+  // refused on the CPU.
+  torch::manual_seed(5);
+  const auto labels = torch::arange(16, torch::kLong).view({4, 4}).div(2, "floor").remainder(4);
+  auto model = make_model({"small_cnn", 3, 4});
+  model->eval();
+  const auto x = torch::rand({3, 16, 16});
+  const auto keep = torch::randint(0, 2, {20, 4}).to(torch::kFloat);
+  const auto segments = torch::arange(256, torch::kLong).view({16, 16}).div(64, "floor");
+  PerturbationEngine full(*model, PerturbationOptions());
+  PerturbationEngine reduced(*model, PerturbationOptions().set_precision(Precision::kBFloat16));
+  const auto a = full.evaluate_features(x, torch::zeros_like(x), keep, segments, {class_logit(1)});
+  const auto b = reduced.evaluate_features(x, torch::zeros_like(x), keep, segments, {class_logit(1)});
+  EXPECT_FALSE(torch::equal(a, b));  // bf16 did run
+  EXPECT_TRUE(torch::allclose(a, b, 0.05, 0.05)) << (a - b).abs().max().item<float>();
+  EXPECT_LOUPE_ERROR(PerturbationEngine(*model, PerturbationOptions().set_precision(Precision::kHalf)), "fp16");
 }
 
 TEST(Maskers, BadInputsNameTheInput) {

@@ -61,6 +61,21 @@ TEST(Zoo, EveryModelRunsAndReplaysFromEveryTap) {
   }
 }
 
+TEST(Zoo, ChannelsLastKeepsTheOutputsAndGoesBack) {
+  torch::manual_seed(2);
+  auto model = make_model({"resnet18_small", 3, 10});
+  model->eval();
+  const auto x = torch::rand({2, 3, 32, 32});
+  const auto before = model->forward(x);
+  set_channels_last(*model);
+  for (const auto& p : model->parameters())
+    if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::allclose(model->forward(x), before, 1e-4, 1e-5));
+  set_channels_last(*model, false);
+  for (const auto& p : model->parameters()) EXPECT_TRUE(p.is_contiguous());
+  EXPECT_TRUE(torch::allclose(model->forward(x), before, 1e-5, 1e-6));
+}
+
 TEST(Zoo, UnknownArchitectureListsValidNames) {
   const auto msg = error_of([] { make_model({"resnet9", 3, 10}); });
   EXPECT_TRUE(contains(msg, "'resnet9'")) << msg;

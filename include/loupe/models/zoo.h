@@ -28,6 +28,12 @@ std::shared_ptr<TappedModel> make_model(const ModelSpec& spec);
 // Loads torchvision-named weights from a .safetensors file into the model. Missing
 // or unexpected names and shape mismatches are errors naming the file and tensor.
 void load_torchvision_weights(TappedModel& model, const fs::path& path);
+// Puts every 4-D parameter and buffer (convolution weights) in channels-last memory
+// format (or back to contiguous): LibTorch's oneDNN convolutions then run in NHWC, 1.3-1.5x
+// faster on AVX-512 CPUs (ResNet-18/50 at 224, fp32; 2.5-3.3x with bf16 autocast). The
+// values are unchanged; outputs differ in the last bits (another summation order).
+void set_channels_last(torch::nn::Module& model, bool channels_last = true);
+
 // Writes the model's parameters and buffers under their torchvision names.
 void save_torchvision_weights(TappedModel& model, const fs::path& path);
 

@@ -43,9 +43,14 @@ double forward_rate(loupe::TappedModel& model, int64_t batch, bool bf16) {
   return images / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Ranks with ties given their average rank (maps are constant over segments and windows).
 torch::Tensor ranks(const torch::Tensor& v) {
-  const auto order = v.flatten().argsort();
-  return torch::empty_like(order).index_put_({order}, torch::arange(order.numel())).to(torch::kDouble);
+  const auto flat = v.flatten().to(torch::kDouble);
+  const auto [sorted, order] = flat.sort();
+  const auto [unique, inverse, counts] = torch::unique_consecutive(sorted, true, true);
+  const auto ends = counts.cumsum(0).to(torch::kDouble);
+  const auto average = ends - (counts.to(torch::kDouble) - 1) / 2.0;  // 1-based mean position of each group
+  return torch::empty_like(flat).index_put_({order}, average.index_select(0, inverse));
 }
 
 double spearman(const torch::Tensor& a, const torch::Tensor& b) {

@@ -234,7 +234,8 @@ StudyClassifier train_instance_classifier(const CompareStudyOptions& o, const Co
       " crops per photo). It recognises held-out crops with " + study::fixed(val_accuracy, 3) +
       " accuracy and the whole photos with " + study::fixed(photo_accuracy, 3) +
       ". Class k is photo k, so each map shows which part of the photo identifies it. "
-      "Pass --model and --weights to explain a torchvision classifier instead.";
+      "Pass --model with --weights (a zoo architecture) or --model FILE.pt (your TorchScript model) to explain a "
+      "pretrained classifier instead.";
   return c;
 }
 

@@ -13,8 +13,8 @@
 #include <optional>
 #include <sstream>
 
-#include "loupe/core/error.h"
 #include "loupe/core/device.h"
+#include "loupe/core/error.h"
 
 namespace loupe {
 
@@ -54,11 +54,12 @@ void collect_script_calls(jit::Block* block, const jit::Value* self, const std::
     if (n->kind() != c10::prim::CallMethod) continue;
     const auto p = script_module_path(n->input(0), self);
     if (!p) continue;
-    const bool forward = n->s(c10::attr::name) == "forward";
-    if (*p == path && forward) {
+    // Any method of the submodule counts as a call of it: torch.jit.trace names a module's
+    // second call "forward1", its third "forward2", ...
+    if (*p == path) {
       calls.exact.push_back(n);
       if (!top) calls.nested.push_back(n);
-    } else if (top && (is_enclosing_module(*p, path) || *p == path)) {
+    } else if (top && is_enclosing_module(*p, path)) {
       calls.outer.push_back(n);
     }
   }
@@ -349,6 +350,20 @@ std::optional<jit::Module> try_load_script(const fs::path& path, std::string* wh
 
 bool is_loupe_checkpoint(const jit::Module& m) { return m.hasattr("loupe_checkpoint"); }
 
+// The TorchScript interpreter's errors end with the Python-style cause ("RuntimeError:
+// Given groups=1, weight of size ..."): the last non-empty line, at most 300 characters.
+std::string last_error_line(const std::string& message) {
+  std::string last;
+  size_t start = 0;
+  while (start < message.size()) {
+    const size_t end = std::min(message.find('\n', start), message.size());
+    const auto line = message.substr(start, end - start);
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+    start = end + 1;
+  }
+  return last.substr(0, 300);
+}
+
 }  // namespace
 
 bool is_torchscript_model(const fs::path& path) {
@@ -391,9 +406,8 @@ std::shared_ptr<TappedModel> load_torchscript_model(const fs::path& path, ModelS
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    const std::string message = e.what();
     fail("TorchScript model ", name, ": a probe forward of a zero image [1,", in_channels, ",", options.probe_size, ",",
-         options.probe_size, "] failed (", message.substr(0, message.find('\n')),
+         options.probe_size, "] failed (", last_error_line(e.what()),
          "); give the input channels and size with --in-channels and --size");
   }
   LOUPE_CHECK(logits.dim() == 2 && logits.size(0) == 1, "TorchScript model ", name,

@@ -101,20 +101,30 @@ inline ResidualPieces residual_reference(const ResidualWeights& w, const torch::
   return p;
 }
 
-// A model that calls one ReLU submodule twice.
-inline void write_reused_relu_script(const fs::path& path) {
+// A model that calls one ReLU submodule twice; `traced`: as torch.jit.trace writes it,
+// the second call is a method "forward1".
+inline void write_reused_relu_script(const fs::path& path, bool traced = false) {
   torch::manual_seed(3);
-  torch::jit::Module act("SharedRelu");
+  torch::jit::Module act(traced ? "TracedRelu" : "SharedRelu");
   act.define(R"(
 def forward(self, x):
     return torch.relu(x)
+
+def forward1(self, x):
+    return torch.relu(x)
 )");
-  torch::jit::Module net("ReusedReluNet");
+  torch::jit::Module net(traced ? "TracedReusedReluNet" : "ReusedReluNet");
   net.register_module("conv1", script_conv("Conv1", torch::randn({4, 1, 3, 3}), torch::zeros({4})));
   net.register_module("conv2", script_conv("Conv2", torch::randn({4, 4, 3, 3}), torch::zeros({4})));
   net.register_module("act", act);
   net.register_module("fc", script_linear("Fc", torch::randn({2, 4}), torch::zeros({2})));
-  net.define(R"(
+  net.define(traced ? R"(
+def forward(self, x):
+    x = self.act.forward(self.conv1.forward(x))
+    x = self.act.forward1(self.conv2.forward(x))
+    return self.fc.forward(torch.mean(x, [2, 3]))
+)"
+                    : R"(
 def forward(self, x):
     x = self.act.forward(self.conv1.forward(x))
     x = self.act.forward(self.conv2.forward(x))

@@ -162,6 +162,11 @@ TEST(TorchScript, ErrorsNameTheFileAndTheTap) {
   EXPECT_EQ(reused->default_cam_tap(), "conv2");
   const auto twice = error_of([&] { reused->check_tap("act"); });
   EXPECT_TRUE(contains(twice, "'act' is called 2 times")) << twice;
+  // torch.jit.trace names the second call of a module "forward1": still two calls.
+  testing::write_reused_relu_script(dir.path() / "traced.pt", /*traced=*/true);
+  auto traced = load_torchscript_model(dir.path() / "traced.pt");
+  EXPECT_EQ(traced->tap_names(), (std::vector<std::string>{"conv1", "conv2", "fc"}));
+  EXPECT_TRUE(contains(error_of([&] { traced->check_tap("act"); }), "'act' is called 2 times"));
 
   EXPECT_TRUE(contains(error_of([&] { load_torchscript_model(dir.path() / "missing.pt"); }), "no such file"));
   const auto garbage = dir.path() / "garbage.pt";

@@ -332,7 +332,8 @@ void add_settings_section(report::Report& r, const CompareStudyOptions& o, const
            {"setting", "value"},
            {{"photos", s.photo_dir.string()},
             {"image size", s.size},
-            {"classifier", s.pretrained ? o.arch : std::string("small_cnn (instance discrimination)")},
+            {"classifier",
+             s.pretrained ? fs::path(o.arch).filename().string() : std::string("small_cnn (instance discrimination)")},
             {"samples (LIME, KernelSHAP)", s.samples},
             {"faithfulness steps", s.faithfulness_steps},
             {"seed", static_cast<int64_t>(o.common.seed)},
@@ -357,9 +358,10 @@ report::Report run_compare_study(const CompareStudyOptions& o) {
   const double seconds = seconds_since(started);
 
   const int64_t n = photos.images.size(0);
-  report::Report r("Method comparison", std::to_string(n) + " photos · " +
-                                            (s.pretrained ? o.arch : "instance classifier") + " · " +
-                                            join_names(o.methods));
+  report::Report r("Method comparison",
+                   std::to_string(n) + " photos · " +
+                       (s.pretrained ? fs::path(o.arch).filename().string() : std::string("instance classifier")) +
+                       " · " + join_names(o.methods));
   add_photos_section(r, s, photos, classifier);
   add_gradcam_lime_agreement(r, photos, comparison, c);
   add_all_methods_section(r, o, s, photos, comparison, c);

@@ -69,7 +69,9 @@ TEST(Zoo, ChannelsLastKeepsTheOutputsAndGoesBack) {
   const auto before = model->forward(x);
   set_channels_last(*model);
   for (const auto& p : model->parameters())
-    if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4) {
+      EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    }
   EXPECT_TRUE(torch::allclose(model->forward(x), before, 1e-4, 1e-5));
   set_channels_last(*model, false);
   for (const auto& p : model->parameters()) EXPECT_TRUE(p.is_contiguous());

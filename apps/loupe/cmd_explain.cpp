@@ -94,6 +94,8 @@ Runner add_explain_command(CLI::App& app) {
               "\n\nExamples:\n  loupe explain gradcam --checkpoint lazy.pt --images shirt.png --out cams\n"
               "  loupe explain --methods gradcam,ablationcam,scorecam,lime,kernelshap,partition --model resnet50 \\\n"
               "      --weights resnet50.safetensors --images photos/ --size 224 --target top1 --out compare\n"
+              "  loupe explain --methods gradcam,lime --model my_model.pt --tap layer4 --images photos/ --size 224 \\\n"
+              "      --precision bf16 --out audit   # a TorchScript file (torch.jit.save), bf16 on AVX-512 CPUs\n"
               "Writes report.html (a row per image, a column per method, the IoU agreement table), metrics.json,\n"
               "maps/<image>/<method>.npy (float32 [H,W]) and overlays/<image>_<method>.png.");
   auto f = std::make_shared<ExplainFlags>();

@@ -63,7 +63,8 @@ void print_confusion(const Evaluation& e, const std::vector<std::string>& classe
 }  // namespace
 
 Runner add_train_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("train", "Train a classifier from the zoo on a named dataset");
+  auto* cmd = app.add_subcommand(
+      "train", "Train a classifier from the zoo (or fine-tune a TorchScript model) on a named dataset");
   cmd->footer(
       "Examples:\n  loupe train --data coloured-fashion-mnist --model small_cnn --epochs 1 --out lazy.pt\n"
       "  loupe train --data coloured-fashion-mnist --objective edge-saliency --lambda 1 --epochs 3 --out edges.pt");
@@ -79,7 +80,11 @@ Runner add_train_command(CLI::App& app) {
   };
   auto f = std::make_shared<Flags>();
   add_data_flags(cmd, f->data);
-  cmd->add_option("--model", f->model, "architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--model", f->model,
+                  "a zoo architecture, or a TorchScript file to fine-tune (its checkpoint refers to the file, which "
+                  "must stay; a traced module keeps the train/eval behaviour it was traced in)")
+      ->check(zoo_or_torchscript())
+      ->capture_default_str();
   cmd->add_option("--optimizer", f->optimizer, "adam or sgd (momentum 0.9)")
       ->check(CLI::IsMember({"adam", "sgd"}))
       ->capture_default_str();
@@ -125,7 +130,9 @@ Runner add_train_command(CLI::App& app) {
     std::shared_ptr<TensorDataset> train = splits.train;
     if (f->train_images > 0 && f->train_images < train->size())
       train = std::make_shared<TensorDataset>(train->subset(torch::arange(f->train_images, torch::kLong)));
-    const ModelSpec spec{f->model, train->image_shape()[0], train->num_classes()};
+    ModelSpec spec{f->model, train->image_shape()[0], train->num_classes()};
+    if (!is_zoo_model(f->model))
+      spec = {fs::absolute(f->model).string(), spec.in_channels, spec.num_classes, train->image_shape()[1]};
     auto model = make_model(spec);
     model->to(device);
     TrainOptions t;

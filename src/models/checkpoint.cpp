@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "loupe/core/error.h"
 #include "loupe/core/device.h"
+#include "loupe/core/error.h"
 
 namespace loupe {
 namespace {
@@ -75,7 +75,8 @@ std::string describe_spec(const json& spec) {
   std::string out = spec.at("arch").get<std::string>(), details;
   for (const auto& [key, value] : spec.items()) {
     if (key == "arch") continue;
-    details += (details.empty() ? "" : ", ") + key + " " + (value.is_string() ? value.get<std::string>() : value.dump());
+    details +=
+        (details.empty() ? "" : ", ") + key + " " + (value.is_string() ? value.get<std::string>() : value.dump());
   }
   return details.empty() ? out : out + " (" + details + ")";
 }
@@ -94,7 +95,8 @@ class CheckpointReader {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      fail("checkpoint ", where(), ": not a readable loupe checkpoint (truncated or corrupt? ", readable_reason(e), ")");
+      fail("checkpoint ", where(), ": not a readable loupe checkpoint (truncated or corrupt? ", readable_reason(e),
+           ")");
     }
   }
 
@@ -326,15 +328,17 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) { return CheckpointRea
 
 CheckpointInfo load_checkpoint(const fs::path& path, const std::vector<CheckpointModule>& modules,
                                const std::vector<CheckpointOptimizer>& optimizers) {
-  const torch::Device device = modules.empty() || !modules.front().module ? torch::Device(torch::kCPU)
-                                                                          : module_device(*modules.front().module);
+  const torch::Device device =
+      modules.empty() || !modules.front().module ? torch::Device(torch::kCPU) : module_device(*modules.front().module);
   CheckpointReader reader(path, device);
   reader.load(modules, optimizers);
   return reader.info();
 }
 
 std::string spec_json(const ModelSpec& spec) {
-  return json{{"arch", spec.arch}, {"in_channels", spec.in_channels}, {"num_classes", spec.num_classes}}.dump();
+  json out{{"arch", spec.arch}, {"in_channels", spec.in_channels}, {"num_classes", spec.num_classes}};
+  if (spec.input_size) out["input_size"] = spec.input_size;  // TorchScript models only
+  return out.dump();
 }
 
 std::string spec_json(const VaeSpec& spec) {
@@ -361,7 +365,8 @@ constexpr int64_t kMaxClasses = 1000000, kMaxLatents = 65536;
 ModelSpec model_spec_from_json(const std::string& text, const std::string& what) {
   const json spec = parse_spec(text, what);
   const ModelSpec out{spec.at("arch").get<std::string>(), spec_integer(spec, "in_channels", what),
-                      spec_integer(spec, "num_classes", what)};
+                      spec_integer(spec, "num_classes", what),
+                      spec.contains("input_size") ? spec_integer(spec, "input_size", what) : 0};
   LOUPE_CHECK(out.num_classes >= 2 && out.num_classes <= kMaxClasses, what, ": num_classes ", out.num_classes,
               "; expected 2 to ", kMaxClasses, " (corrupt file?)");
   return out;
@@ -459,7 +464,6 @@ Vae load_vae(const fs::path& path, CheckpointInfo* info) {
   if (info) *info = reader.info();
   return vae;
 }
-
 
 VaeGan load_vaegan(const fs::path& path, CheckpointInfo* info) {
   CheckpointReader reader(path, torch::kCPU);

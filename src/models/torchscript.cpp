@@ -146,6 +146,14 @@ class ScriptedModel : public TappedModel {
       // have been saved under no_grad).
       register_parameter(name, p.value, /*requires_grad=*/true);
     }
+    // Buffers too (BatchNorm statistics), so that a checkpoint of a fine-tuned model holds them.
+    for (const auto& b : module_.named_buffers(/*recurse=*/true)) {
+      std::string name = "buffer_" + b.name;
+      std::replace(name.begin(), name.end(), '.', '_');
+      while (index.count(name)) name += "_";
+      index[name] = b.name;
+      register_buffer(name, b.value);
+    }
     find_taps();
     module_.eval();
     torch::nn::Module::train(false);

@@ -6,6 +6,7 @@
 #include "loupe/core/error.h"
 #include "loupe/models/resnet.h"
 #include "loupe/models/small_cnn.h"
+#include "loupe/models/torchscript.h"
 
 namespace loupe {
 namespace {
@@ -37,10 +38,13 @@ std::shared_ptr<TappedModel> make_model(const ModelSpec& spec) {
   const Factory* factory = nullptr;
   for (const auto& entry : registry())
     if (entry.first == spec.arch) factory = &entry.second;
+  if (!factory && is_torchscript_model(spec.arch))
+    return load_torchscript_model(spec.arch, nullptr,
+                                  {spec.in_channels, spec.num_classes, spec.input_size ? spec.input_size : 224});
   if (!factory) {
     std::string valid;
     for (const auto& name : model_names()) valid += (valid.empty() ? "" : ", ") + name;
-    fail("unknown model architecture '", spec.arch, "'; valid names: ", valid);
+    fail("unknown model architecture '", spec.arch, "'; valid names: ", valid, ", or a TorchScript file");
   }
   LOUPE_CHECK(spec.in_channels == 1 || spec.in_channels == 3, "model ", spec.arch, ": in_channels ", spec.in_channels,
               " is not supported; expected 1 (grey) or 3 (RGB)");

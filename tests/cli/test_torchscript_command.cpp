@@ -61,9 +61,9 @@ TEST(CliTorchScript, ExplainGivesTheZooModelsMaps) {
                                         "--images", (dir.path() / "imgs" / "a.png").string(), "--device", "cpu",
                                         "--out", (dir.path() / "conv2").string()});
   EXPECT_EQ(tapped.code, 0) << tapped.err;
-  auto unknown = run_command("explain", {"gradcam", "--model", (dir.path() / "s.pt").string(), "--tap", "layer4",
-                                         "--images", (dir.path() / "imgs" / "a.png").string(), "--device", "cpu",
-                                         "--out", (dir.path() / "bad").string()});
+  auto unknown = run_command(
+      "explain", {"gradcam", "--model", (dir.path() / "s.pt").string(), "--tap", "layer4", "--images",
+                  (dir.path() / "imgs" / "a.png").string(), "--device", "cpu", "--out", (dir.path() / "bad").string()});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_TRUE(contains(unknown.err, "'layer4'") && contains(unknown.err, "conv1, conv2, conv3, fc")) << unknown.err;
   EXPECT_FALSE(fs::exists(dir.path() / "bad"));
@@ -77,8 +77,8 @@ TEST(CliTorchScript, EvalAttackAndProbeTakeATorchScriptModel) {
   test::write_shape_digits(data, "train", 60, 1);
   test::write_shape_digits(data, "t10k", 30, 2);
   auto eval = [&](const std::string& flag, const std::string& model, const std::string& out) {
-    return run_command("eval", {flag, model, "--data", "mnist", "--data-dir", data.string(), "--device", "cpu",
-                                "--out", (dir.path() / out).string()});
+    return run_command("eval", {flag, model, "--data", "mnist", "--data-dir", data.string(), "--device", "cpu", "--out",
+                                (dir.path() / out).string()});
   };
   auto zoo = eval("--checkpoint", (dir.path() / "m.pt").string(), "eval_zoo");
   ASSERT_EQ(zoo.code, 0) << zoo.err;
@@ -90,13 +90,13 @@ TEST(CliTorchScript, EvalAttackAndProbeTakeATorchScriptModel) {
 
   fs::create_directories(dir.path() / "imgs");
   write_png(dir.path() / "imgs" / "x.png", torch::rand({1, 28, 28}));
-  auto attack = run_command("attack", {"--model", (dir.path() / "s.pt").string(), "--images",
-                                       (dir.path() / "imgs").string(), "--target", "3", "--eps", "0.3", "--device",
-                                       "cpu", "--out", (dir.path() / "attack").string()});
+  auto attack = run_command(
+      "attack", {"--model", (dir.path() / "s.pt").string(), "--images", (dir.path() / "imgs").string(), "--target", "3",
+                 "--eps", "0.3", "--device", "cpu", "--out", (dir.path() / "attack").string()});
   EXPECT_EQ(attack.code, 0) << attack.err;
   auto top = run_command("probe", {"top", "--model", (dir.path() / "s.pt").string(), "--tap", "conv3", "--data",
-                                   "mnist", "--data-dir", data.string(), "--images", "20", "--units", "0,1",
-                                   "--device", "cpu", "--out", (dir.path() / "top").string()});
+                                   "mnist", "--data-dir", data.string(), "--images", "20", "--units", "0,1", "--device",
+                                   "cpu", "--out", (dir.path() / "top").string()});
   EXPECT_EQ(top.code, 0) << top.err;
 
   // The two kinds of file are not interchangeable, and each error says which flag to use.
@@ -114,6 +114,34 @@ TEST(CliTorchScript, EvalAttackAndProbeTakeATorchScriptModel) {
   EXPECT_EQ(classes.code, 1);
   EXPECT_TRUE(contains(classes.err, "returns 10 logits, but 7 classes")) << classes.err;
   for (const auto* out : {"swapped", "other", "missing"}) EXPECT_FALSE(fs::exists(dir.path() / out)) << out;
+}
+
+TEST(CliTorchScript, TrainFineTunesATorchScriptModelAndItsCheckpointLoads) {
+  TempDir dir;
+  write_zoo_and_script(dir.path(), 1);
+  const auto data = dir.path() / "data";
+  fs::create_directories(data);
+  test::write_shape_digits(data, "train", 200, 1);
+  test::write_shape_digits(data, "t10k", 40, 2);
+  const std::vector<std::string> on_data = {"--data", "mnist", "--data-dir", data.string(), "--device", "cpu"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), on_data.begin(), on_data.end());
+    return args;
+  };
+  const auto script = (dir.path() / "s.pt").string(), tuned = (dir.path() / "tuned.pt").string();
+  auto before = run_command("eval", with({"--model", script, "--out", (dir.path() / "before").string()}));
+  ASSERT_EQ(before.code, 0) << before.err;
+  auto train = run_command("train", with({"--model", script, "--epochs", "3", "--batch", "16", "--out", tuned}));
+  ASSERT_EQ(train.code, 0) << train.err;
+  auto after = run_command("eval", with({"--checkpoint", tuned, "--out", (dir.path() / "after").string()}));
+  ASSERT_EQ(after.code, 0) << after.err;
+  // The checkpoint holds the fine-tuned weights and refers to the TorchScript file.
+  EXPECT_LT(test::read_metrics(dir.path() / "after")["loss"].get<double>(),
+            test::read_metrics(dir.path() / "before")["loss"].get<double>());
+  const auto spec = classifier_spec(read_checkpoint_info(tuned), tuned);
+  EXPECT_EQ(spec.arch, fs::absolute(script).string());
+  EXPECT_EQ(spec.input_size, 28);
+  EXPECT_EQ(spec.num_classes, 10);
 }
 
 }  // namespace

@@ -13,16 +13,18 @@
 namespace loupe {
 
 struct ModelSpec {
-  std::string arch;         // a zoo name, e.g. "resnet18_small"
+  std::string arch;         // a zoo name, e.g. "resnet18_small", or a TorchScript file's path
   int64_t in_channels = 3;  // 1 or 3
   int64_t num_classes = 10;
+  int64_t input_size = 0;  // TorchScript: side of the probe forward's image (0 = 224)
 };
 
 // Zoo names: "small_cnn", "resnet18" (7x7/2 stem + max-pool), "resnet18_small"
 // (3x3/1 stem, no max-pool, for 28x28–64x64 inputs), "resnet50", "resnet50_small".
 std::vector<std::string> model_names();
 // Unknown names are a loupe::Error listing the valid ones; in_channels must be 1 or 3
-// and num_classes at least 2.
+// and num_classes at least 2. An arch that is a TorchScript file (models/torchscript.h)
+// loads it, with the file's weights, checking the channels and classes.
 std::shared_ptr<TappedModel> make_model(const ModelSpec& spec);
 
 // Loads torchvision-named weights from a .safetensors file into the model. Missing

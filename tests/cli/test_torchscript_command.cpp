@@ -36,6 +36,15 @@ void write_zoo_and_script(const fs::path& dir, int64_t in_channels) {
   testing::write_small_cnn_script(cnn, dir / "s.pt");
 }
 
+// dir/data: shape-digit IDX files ("mnist" with --data-dir), `train` training images.
+fs::path write_digits(const fs::path& dir, uint32_t train) {
+  const auto data = dir / "data";
+  fs::create_directories(data);
+  test::write_shape_digits(data, "train", train, 1);
+  test::write_shape_digits(data, "t10k", 40, 2);
+  return data;
+}
+
 TEST(CliTorchScript, ExplainGivesTheZooModelsMaps) {
   TempDir dir;
   test::write_small_cnn_and_images(dir.path());  // the images
@@ -72,10 +81,7 @@ TEST(CliTorchScript, ExplainGivesTheZooModelsMaps) {
 TEST(CliTorchScript, EvalAttackAndProbeTakeATorchScriptModel) {
   TempDir dir;
   write_zoo_and_script(dir.path(), 1);
-  const auto data = dir.path() / "data";
-  fs::create_directories(data);
-  test::write_shape_digits(data, "train", 60, 1);
-  test::write_shape_digits(data, "t10k", 30, 2);
+  const auto data = write_digits(dir.path(), 60);
   auto eval = [&](const std::string& flag, const std::string& model, const std::string& out) {
     return run_command("eval", {flag, model, "--data", "mnist", "--data-dir", data.string(), "--device", "cpu", "--out",
                                 (dir.path() / out).string()});
@@ -119,10 +125,7 @@ TEST(CliTorchScript, EvalAttackAndProbeTakeATorchScriptModel) {
 TEST(CliTorchScript, TrainFineTunesATorchScriptModelAndItsCheckpointLoads) {
   TempDir dir;
   write_zoo_and_script(dir.path(), 1);
-  const auto data = dir.path() / "data";
-  fs::create_directories(data);
-  test::write_shape_digits(data, "train", 200, 1);
-  test::write_shape_digits(data, "t10k", 40, 2);
+  const auto data = write_digits(dir.path(), 200);
   const std::vector<std::string> on_data = {"--data", "mnist", "--data-dir", data.string(), "--device", "cpu"};
   auto with = [&](std::vector<std::string> args) {
     args.insert(args.end(), on_data.begin(), on_data.end());

@@ -28,17 +28,12 @@ int main(int argc, char** argv) {
   const auto images = torch::rand({batch, 3, 28, 28}).to(device);
   const auto targets = torch::randint(10, {batch}, torch::kLong).to(device);
 
-  const double fb = bench::seconds_per_call(
-      [&] {
-        auto x = images.detach().requires_grad_(true);
-        const auto loss = torch::nn::functional::cross_entropy(model->forward(x), targets);
-        torch::autograd::grad({loss}, {x});
-      },
-      device, 5);
-  const double fb_rate = batch / fb;
-  std::cout << "device " << device.str() << ", " << torch::get_num_threads() << " threads, " << arch << " 3x28x28, batch "
-            << batch << ": " << std::fixed << std::setprecision(1) << fb_rate << " forward+backward images/s\n\n"
-            << std::left << std::setw(10) << "attack" << std::setw(14) << "row-steps/s" << "ratio to forward+backward\n";
+  const double fb_rate = bench::input_gradient_rate(*model, images, targets, device);
+  std::cout << "device " << device.str() << ", " << torch::get_num_threads() << " threads, " << arch
+            << " 3x28x28, batch " << batch << ": " << std::fixed << std::setprecision(1) << fb_rate
+            << " forward+backward images/s\n\n"
+            << std::left << std::setw(10) << "attack" << std::setw(14) << "row-steps/s"
+            << "ratio to forward+backward\n";
   for (const auto method : {loupe::AttackMethod::kIfgsm, loupe::AttackMethod::kPgd}) {
     const auto o = loupe::AttackOptions().set_method(method).set_steps(steps).set_goal(1.0).set_batch_size(batch);
     const double t = bench::seconds_per_call([&] { loupe::attack(*model, images, targets, true, o); }, device, 3);

@@ -29,18 +29,12 @@ int main(int argc, char** argv) {
   const int64_t units = loupe::unit_count(*model, tap, {3, 28, 28});
   const auto images = torch::rand({units, 3, 28, 28}).to(device);
   const auto targets = torch::randint(10, {units}, torch::kLong).to(device);
-  const double fb = bench::seconds_per_call(
-      [&] {
-        auto x = images.detach().requires_grad_(true);
-        const auto loss = torch::nn::functional::cross_entropy(model->forward(x), targets);
-        torch::autograd::grad({loss}, {x});
-      },
-      device, 5);
-  const double fb_rate = static_cast<double>(units) / fb;
-  std::cout << "device " << device.str() << ", " << torch::get_num_threads() << " threads, " << arch
-            << " 3x28x28, tap " << tap << " (" << units << " units = batch): " << std::fixed << std::setprecision(1)
-            << fb_rate << " forward+backward images/s\n\n"
-            << std::left << std::setw(10) << "method" << std::setw(14) << "images/s" << "ratio to forward+backward\n";
+  const double fb_rate = bench::input_gradient_rate(*model, images, targets, device);
+  std::cout << "device " << device.str() << ", " << torch::get_num_threads() << " threads, " << arch << " 3x28x28, tap "
+            << tap << " (" << units << " units = batch): " << std::fixed << std::setprecision(1) << fb_rate
+            << " forward+backward images/s\n\n"
+            << std::left << std::setw(10) << "method" << std::setw(14) << "images/s"
+            << "ratio to forward+backward\n";
   for (const auto method : {loupe::FeatureVisMethod::kPixel, loupe::FeatureVisMethod::kFourier}) {
     const auto o = loupe::FeatureVisOptions().set_method(method).set_steps(steps).set_size(3, 28, 28);
     const double t = bench::seconds_per_call([&] { loupe::visualize_units(*model, tap, {}, o); }, device, 2);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "loupe/models/taps.h"
+
 namespace loupe::bench {
 
 inline void sync(torch::Device device) {
@@ -34,6 +36,21 @@ inline std::string flag(int argc, char** argv, const char* name, const std::stri
 inline int64_t flag(int argc, char** argv, const char* name, int64_t fallback) {
   const std::string text = flag(argc, argv, name, std::string());
   return text.empty() ? fallback : std::stoll(text);
+}
+
+// Forward + backward to the input (the gradient of the cross-entropy) images per second on
+// one resident batch: the yardstick of the gradient-driven benches (attacks, feature
+// visualisation).
+inline double input_gradient_rate(TappedModel& model, const torch::Tensor& images, const torch::Tensor& targets,
+                                  torch::Device device) {
+  const double seconds = seconds_per_call(
+      [&] {
+        auto x = images.detach().requires_grad_(true);
+        const auto loss = torch::nn::functional::cross_entropy(model.forward(x), targets);
+        torch::autograd::grad({loss}, {x});
+      },
+      device, 5);
+  return static_cast<double>(images.size(0)) / seconds;
 }
 
 }  // namespace loupe::bench

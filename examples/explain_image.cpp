@@ -1,5 +1,6 @@
-// Explains one image with Grad-CAM and LIME: explain_image MODEL IMAGE OUT_DIR, where
-// MODEL is a TorchScript file (torch.jit.save) or a loupe checkpoint (loupe train).
+// Explains one image with Grad-CAM and LIME: explain_image MODEL.pt IMAGE OUT_DIR, where
+// MODEL.pt is a TorchScript file (torch.jit.save). For a loupe checkpoint (loupe train),
+// set source.checkpoint instead of source.model.
 #include <torch/torch.h>
 
 #include <iostream>
@@ -8,18 +9,14 @@
 #include "loupe/core/image.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/models/classifier_source.h"
-#include "loupe/models/torchscript.h"
 
 int main(int argc, char** argv) try {
   if (argc != 4) {
-    std::cerr << "usage: explain_image MODEL IMAGE OUT_DIR\n";
+    std::cerr << "usage: explain_image MODEL.pt IMAGE OUT_DIR\n";
     return 2;
   }
   loupe::ClassifierSource source;
-  if (loupe::is_torchscript_model(argv[1]))
-    source.model = argv[1];
-  else
-    source.checkpoint = argv[1];
+  source.model = argv[1];
   auto [model, spec] = loupe::load_classifier(source);  // CPU, eval mode
   const auto image = loupe::read_image(argv[2], static_cast<int>(spec.in_channels));
   std::cout << spec.arch << ": " << spec.num_classes << " classes, " << torch::get_num_threads() << " threads\n";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "explain/segmentation_detail.h"
+#include "loupe/core/components.h"
 #include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/explain/segmentation.h"
@@ -23,20 +24,6 @@ int64_t rows_per_chunk(int64_t side, int64_t pixels, torch::Device device) {
   return std::clamp<int64_t>(budget / (3 * side * pixels), 1, side);
 }
 
-}  // namespace
-
-namespace {
-// Labels 0..K-1 for the trees (pixels sharing a root), numbered in raster order of each
-// tree's first pixel.
-torch::Tensor labels_in_raster_order(const torch::Tensor& roots) {
-  const auto [unique, inverse, counts] = torch::_unique2(roots, /*sorted=*/true, /*return_inverse=*/true);
-  const auto pixel = torch::arange(roots.numel(), roots.options());
-  const auto first = torch::full({unique.numel()}, roots.numel(), roots.options())
-                         .scatter_reduce(0, inverse, pixel, "amin", /*include_self=*/true);
-  const auto order = std::get<1>(first.sort());
-  const auto rank = torch::empty_like(order).index_put_({order}, torch::arange(order.numel(), order.options()));
-  return rank.index_select(0, inverse);
-}
 }  // namespace
 
 torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& options) {
@@ -119,7 +106,11 @@ torch::Tensor quickshift(const torch::Tensor& image, const QuickshiftOptions& op
   // Trees may link across other trees' pixels: one label per tree as scikit-image, or
   // split into 4-connected segments.
   if (options.connect) return connected_segments(parent.view({h, w}));
-  return labels_in_raster_order(parent).view({h, w});
+  // Each tree is named by its first pixel (not its root, the density mode), so that
+  // labels_from_roots numbers the trees in raster order.
+  const auto pixel = torch::arange(h * w, parent.options());
+  const auto first = torch::full_like(pixel, h * w).scatter_reduce(0, parent, pixel, "amin");
+  return labels_from_roots(first.index_select(0, parent), h, w);
 }
 
 }  // namespace loupe

@@ -76,7 +76,8 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
   // min(floor(cy + 2·sy), H - 1), as skimage's loop bounds): [K, 4·sy+1, 4·sx+1] slots.
   const auto oy = torch::arange(4 * box.step_y + 1, lopts).view({1, -1, 1});
   const auto ox = torch::arange(4 * box.step_x + 1, lopts).view({1, 1, -1});
-  const auto centre_index = torch::arange(k, lopts).view({k, 1, 1});
+  // The centre each scored (centre, box slot) pair belongs to, flattened as the distances.
+  const auto which = torch::arange(k, lopts).view({k, 1, 1}).expand({k, oy.size(1), ox.size(2)}).reshape(-1);
   // Pixels no centre reaches (rare) keep the nearest grid slot.
   const auto slot_y =
       torch::arange(h, lopts).sub(grid.start_y).to(torch::kDouble).div(grid.step_y).round().clamp(0, ny - 1);
@@ -112,7 +113,6 @@ torch::Tensor slic(const torch::Tensor& image, const SlicOptions& options) {
     // only on a strictly smaller distance, centres in order).
     const auto best = torch::full({h * w}, inf, fopts).scatter_reduce(0, pixel, distance, "amin", true);
     const auto winning = valid & (distance == best.index_select(0, pixel)) & torch::isfinite(distance);
-    const auto which = centre_index.expand({k, oy.size(1), ox.size(2)}).reshape(-1);
     const auto first = torch::full({h * w}, k, lopts)
                            .scatter_reduce(0, pixel.masked_select(winning), which.masked_select(winning), "amin", true);
     assign = torch::where(first < k, first, assign);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "loupe/core/device.h"
@@ -136,24 +137,21 @@ class ScriptedModel : public TappedModel {
     graph_ = module_.get_method("forward").graph()->copy();
     LOUPE_CHECK(graph_->inputs().size() == 2, "TorchScript model ", path_,
                 ": forward must take one input (the image batch), it takes ", graph_->inputs().size() - 1);
-    std::map<std::string, std::string> index;
-    for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
-      std::string name = p.name;
+    // The module's tensors (shared, not copied) under nn::Module names: dots become
+    // underscores, made unique.
+    std::set<std::string> used;
+    auto register_name = [&used](std::string name) {
       std::replace(name.begin(), name.end(), '.', '_');
-      while (index.count(name)) name += "_";
-      index[name] = p.name;
-      // Parameters require gradients, as in PyTorch and the zoo (a traced module may
-      // have been saved under no_grad).
-      register_parameter(name, p.value, /*requires_grad=*/true);
-    }
+      while (!used.insert(name).second) name += "_";
+      return name;
+    };
+    // Parameters require gradients, as in PyTorch and the zoo (a traced module may have
+    // been saved under no_grad).
+    for (const auto& p : module_.named_parameters(/*recurse=*/true))
+      register_parameter(register_name(p.name), p.value, /*requires_grad=*/true);
     // Buffers too (BatchNorm statistics), so that a checkpoint of a fine-tuned model holds them.
-    for (const auto& b : module_.named_buffers(/*recurse=*/true)) {
-      std::string name = "buffer_" + b.name;
-      std::replace(name.begin(), name.end(), '.', '_');
-      while (index.count(name)) name += "_";
-      index[name] = b.name;
-      register_buffer(name, b.value);
-    }
+    for (const auto& b : module_.named_buffers(/*recurse=*/true))
+      register_buffer(register_name("buffer_" + b.name), b.value);
     find_taps();
     module_.eval();
     torch::nn::Module::train(false);
@@ -181,9 +179,8 @@ class ScriptedModel : public TappedModel {
     LOUPE_CHECK(!function(plan).uses_input, "TorchScript model ", path_, ": the layers after '", tap,
                 "' also read the input image (a branch skips the tap), so the model cannot run from that tap "
                 "alone; choose a tap whose output is all the rest of forward reads (e.g. a ResNet stage)");
-    const auto outs = run(plan, torch::empty({0}), activation);
-    for (size_t i = 0; i < records.size(); ++i) taps->apply(records[i], outs[i + 1]);
-    return outs[0];
+    if (!taps) return run(plan, torch::empty({0}), activation)[0];
+    return run_recording(plan, torch::empty({0}), activation, *taps);
   }
 
   std::vector<std::string> tap_names() const override { return taps_; }
@@ -263,21 +260,22 @@ class ScriptedModel : public TappedModel {
     }
     LOUPE_CHECK(replaced.size() <= 1, "TorchScript model ", path_, ": one replaced tap per forward call, got ",
                 join_tap_names(replaced));
-    if (replaced.empty()) {
-      const auto outs = run({until, "", records}, x, {});
-      for (size_t i = 0; i < records.size(); ++i) taps->apply(records[i], outs[i + 1]);
-      return outs[0];
-    }
-    const auto& edited_tap = replaced[0];
-    if (edited_tap == until) {
-      const auto outs = run({until, "", records}, x, {});
-      for (size_t i = 0; i < records.size(); ++i) taps->apply(records[i], outs[i + 1]);
-      return taps->apply(edited_tap, outs[0]);
+    // Unedited, or edited at the tap the call returns: one pass.
+    if (replaced.empty() || replaced[0] == until) {
+      const auto out = run_recording({until, "", records}, x, {}, *taps);
+      return replaced.empty() ? out : taps->apply(until, out);
     }
     // The edit needs the tap's activation first: a forward up to it.
+    const auto& edited_tap = replaced[0];
     const auto edited = taps->apply(edited_tap, run({edited_tap, "", {}}, x, {})[0]);
-    const auto outs = run({until, edited_tap, records}, x, edited);
-    for (size_t i = 0; i < records.size(); ++i) taps->apply(records[i], outs[i + 1]);
+    return run_recording({until, edited_tap, records}, x, edited, *taps);
+  }
+
+  // Runs the plan and hands each recorded tap's tensor to `taps`; returns the output.
+  torch::Tensor run_recording(const ScriptPlan& plan, const torch::Tensor& x, const torch::Tensor& override_value,
+                              Taps& taps) {
+    const auto outs = run(plan, x, override_value);
+    for (size_t i = 0; i < plan.records.size(); ++i) taps.apply(plan.records[i], outs[i + 1]);
     return outs[0];
   }
 

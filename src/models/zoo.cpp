@@ -38,14 +38,13 @@ std::shared_ptr<TappedModel> make_model(const ModelSpec& spec) {
   const Factory* factory = nullptr;
   for (const auto& entry : registry())
     if (entry.first == spec.arch) factory = &entry.second;
-  if (!factory && is_torchscript_model(spec.arch))
+  std::error_code ec;
+  if (!factory && fs::is_regular_file(spec.arch, ec))  // a TorchScript file; its loader names what is wrong
     return load_torchscript_model(spec.arch, nullptr,
                                   {spec.in_channels, spec.num_classes, spec.input_size ? spec.input_size : 224});
-  if (!factory) {
-    std::string valid;
-    for (const auto& name : model_names()) valid += (valid.empty() ? "" : ", ") + name;
-    fail("unknown model architecture '", spec.arch, "'; valid names: ", valid, ", or a TorchScript file");
-  }
+  if (!factory)
+    fail("unknown model architecture '", spec.arch, "'; valid names: ", join_names(model_names()),
+         ", or a TorchScript file");
   LOUPE_CHECK(spec.in_channels == 1 || spec.in_channels == 3, "model ", spec.arch, ": in_channels ", spec.in_channels,
               " is not supported; expected 1 (grey) or 3 (RGB)");
   LOUPE_CHECK(spec.num_classes >= 2, "model ", spec.arch, ": num_classes ", spec.num_classes,

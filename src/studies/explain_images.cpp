@@ -61,8 +61,8 @@ report::Report run_explain_images(TappedModel& model, const ModelSpec& spec, con
 
   const bool signed_maps = o.compare.explain.signed_maps;
   const auto tap = o.compare.explain.tap.empty() ? model.default_cam_tap() : o.compare.explain.tap;
-  report::Report r("Explanations", fs::path(spec.arch).filename().string() + " · " + std::to_string(images.size(0)) + " image(s) · " +
-                                       join_names(o.compare.methods) + " · target " + o.target);
+  report::Report r("Explanations", fs::path(spec.arch).filename().string() + " · " + std::to_string(images.size(0)) +
+                                       " image(s) · " + join_names(o.compare.methods) + " · target " + o.target);
   r.section("Maps");
   r.text("One row per image, one column per method; each map is scaled to [0,1] per image" +
          std::string(signed_maps ? " by its largest |value| (red: evidence for the class, blue: against)." : ".") +

@@ -146,6 +146,9 @@ Runner add_explain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--window", f->p.window, "occlusion: window side")->capture_default_str();
   cmd->add_option("--stride", f->p.stride, "occlusion: stride")->capture_default_str();
+  cmd->add_flag("!--no-incremental", f->p.incremental,
+                "occlusion: run every occluded image through the whole model (by default the zoo's CNNs recompute "
+                "only each layer's occluded region, Krypton; the maps agree to float rounding)");
   cmd->add_option("--top-labels", f->p.top_labels, "LIME: explain the k largest outputs at once")
       ->capture_default_str();
   cmd->add_option("--ig-steps", f->g.steps, "Integrated Gradients: points on the path")->capture_default_str();

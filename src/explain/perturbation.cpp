@@ -11,6 +11,7 @@
 #include "loupe/core/error.h"
 #include "loupe/explain/cam_base.h"
 #include "loupe/explain/segmentation.h"
+#include "loupe/models/incremental.h"
 
 namespace loupe {
 namespace {
@@ -83,6 +84,13 @@ torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& fo
 torch::Tensor PerturbationEngine::evaluate(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
                                            const MaskBatch& masks, const std::vector<Target>& targets,
                                            const BatchSink& sink) {
+  return evaluate_masks(image, fill, count, masks, targets, sink,
+                        [&](int64_t, int64_t, const torch::Tensor& inputs) { return model_.forward(inputs); });
+}
+
+torch::Tensor PerturbationEngine::evaluate_masks(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
+                                                 const MaskBatch& masks, const std::vector<Target>& targets,
+                                                 const BatchSink& sink, const MaskedForward& forward) {
   check_image(image, "image");
   LOUPE_CHECK(fill.defined() && fill.sizes() == image.sizes(), "fill image: expected the image's size ", image.sizes(),
               ", got ", fill.defined() ? fill.sizes() : torch::IntArrayRef{});
@@ -98,12 +106,39 @@ torch::Tensor PerturbationEngine::evaluate(const torch::Tensor& image, const tor
     LOUPE_CHECK(m.dim() == 3 && m.size(0) == end - begin && m.size(1) == x.size(1) && m.size(2) == x.size(2),
                 "pixel masks: expected [", end - begin, ",", x.size(1), ",", x.size(2), "], got ", m.sizes());
     const auto inputs = f.unsqueeze(0) + m.unsqueeze(1) * delta;
-    auto s = score([&] { return model_.forward(inputs); }, inputs, targets);
+    auto s = score([&] { return forward(begin, end, inputs); }, inputs, targets);
     if (sink) sink(begin, m, s);
     scores.push_back(std::move(s));
   }
   if (scores.empty()) return torch::zeros({0, static_cast<int64_t>(targets.size())}, x.options());
   return torch::cat(scores);
+}
+
+torch::Tensor PerturbationEngine::evaluate_boxes(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
+                                                 const BoxBatch& boxes, const std::vector<Target>& targets,
+                                                 const BatchSink& sink) {
+  check_image(image, "image");
+  const int64_t h = image.size(1), w = image.size(2);
+  const auto opts = torch::TensorOptions(torch::kLong).device(device_);
+  const auto rows = torch::arange(h, opts).view({1, h, 1}), cols = torch::arange(w, opts).view({1, 1, w});
+  torch::Tensor batch_boxes;  // the boxes of the batch being evaluated
+  const auto masks = [&](int64_t b, int64_t e) {
+    batch_boxes = boxes(b, e).to(device_, torch::kLong);
+    LOUPE_CHECK(batch_boxes.dim() == 2 && batch_boxes.size(0) == e - b && batch_boxes.size(1) == 4,
+                "occlusion boxes: expected [", e - b, ",4], got ", batch_boxes.sizes());
+    const auto edge = [&](int64_t i) { return batch_boxes.select(1, i).view({-1, 1, 1}); };
+    const auto hidden =
+        (rows >= edge(0)).logical_and(rows < edge(2)).logical_and(cols >= edge(1)).logical_and(cols < edge(3));
+    return 1 - hidden.to(torch::kFloat);
+  };
+  if (!options_.incremental || !IncrementalForward::supports(model_))
+    return evaluate(image, fill, count, masks, targets, sink);
+  if (!incremental_) incremental_ = std::make_unique<IncrementalForward>(model_);
+  const auto x = image.to(device_, torch::kFloat).unsqueeze(0);
+  score([&] { return incremental_->set_base(x[0]); }, x, targets);
+  return evaluate_masks(image, fill, count, masks, targets, sink, [&](int64_t, int64_t, const torch::Tensor& inputs) {
+    return incremental_->forward(inputs, batch_boxes);
+  });
 }
 
 torch::Tensor PerturbationEngine::evaluate_features(const torch::Tensor& image, const torch::Tensor& fill,

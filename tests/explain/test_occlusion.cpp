@@ -3,6 +3,7 @@
 
 #include "loupe/core/error.h"
 #include "loupe/explain/occlusion.h"
+#include "loupe/models/zoo.h"
 
 namespace loupe {
 namespace {
@@ -70,6 +71,27 @@ TEST(Occlusion, BaselineFillAndBadWindow) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("occlusion window 3"), std::string::npos) << e.what();
+  }
+}
+
+// On a zoo CNN the windows are computed incrementally (only each layer's occluded region);
+// the maps equal those of full forwards, with the constant and the blur fills, for windows
+// clipped by the edge too, and the model runs once more (the cached unoccluded pass).
+TEST(Occlusion, IncrementalEqualsFullForwards) {
+  torch::manual_seed(8);
+  auto model = make_model({"resnet18_small", 3, 10});
+  torch::manual_seed(9);
+  const auto x = torch::rand({2, 3, 30, 30});
+  for (const auto masker : {Masker::kConstant, Masker::kBlur}) {
+    const auto p = PerturbationOptions().set_window(7).set_stride(4).set_masker(masker).set_blur_size(5);
+    const auto o = ExplainOptions().set_normalize(false).set_signed(true);
+    const auto fast = Occlusion(ExplainOptions(o).set_perturbation(p)).explain(*model, x, class_logit(3));
+    const auto full = Occlusion(ExplainOptions(o).set_perturbation(PerturbationOptions(p).set_incremental(false)))
+                          .explain(*model, x, class_logit(3));
+    const double scale = full.maps.abs().max().item<double>();
+    EXPECT_GT(scale, 0.0);
+    EXPECT_LT((fast.maps - full.maps).abs().max().item<double>(), 1e-4 * scale);
+    EXPECT_EQ(fast.model_evaluations, full.model_evaluations + 2);  // one cached base pass per image
   }
 }
 

@@ -10,6 +10,7 @@
 
 namespace loupe {
 using test::parameter_count;
+using test::randomise_batch_norms;
 using test::shape;
 namespace {
 
@@ -48,22 +49,6 @@ std::set<std::string> key_set(const State& s) {
   std::set<std::string> keys;
   for (const auto& [k, v] : s) keys.insert(k);
   return keys;
-}
-
-// Running statistics and affine BN parameters away from the identity, so that eval-mode
-// outputs depend on every buffer.
-void randomise_batch_norms(torch::nn::Module& model, uint64_t seed) {
-  torch::NoGradGuard no_grad;
-  auto gen = at::detail::createCPUGenerator(seed);
-  for (auto& m : model.modules(false)) {
-    if (auto* b = m->as<torch::nn::BatchNorm2dImpl>()) {
-      const auto n = b->weight.size(0);
-      b->weight.copy_(at::rand({n}, gen) + 0.5);
-      b->bias.copy_(at::randn({n}, gen) * 0.1);
-      b->running_mean.copy_(at::randn({n}, gen) * 0.1);
-      b->running_var.copy_(at::rand({n}, gen) + 0.5);
-    }
-  }
 }
 
 // torchvision's forward, re-written with functional ops from the state_dict alone: it fixes

@@ -2,7 +2,9 @@
 // `window` slides with `stride` (all channels at once; the last window may be clipped
 // by the edge, ceil((H−w)/s)+1 positions per axis) and is filled by the masker
 // (default: constant fill_value, Captum's baseline 0). map(p) = mean over the windows
-// covering p of f(x) − f(x occluded).
+// covering p of f(x) − f(x occluded). On the zoo's CNNs each occluded image is computed
+// incrementally (PerturbationOptions::incremental, models/incremental.h): every layer
+// recomputes only the window's region, several times less work for small windows.
 #pragma once
 
 #include "loupe/explain/perturbation.h"

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,13 @@
 
 namespace loupe {
 
+class IncrementalForward;
+
 // Masks [B,H,W] (1 = keep the image, 0 = the fill, soft values blend) for masks
 // begin..end-1, on the engine's device.
 using MaskBatch = std::function<torch::Tensor(int64_t begin, int64_t end)>;
+// Boxes [B,4] int64 rows (y0, x0, y1, x1), half-open, for boxes begin..end-1.
+using BoxBatch = std::function<torch::Tensor(int64_t begin, int64_t end)>;
 // Called after each batch with its masks and scores [B,T], e.g. to accumulate maps.
 using BatchSink = std::function<void(int64_t begin, const torch::Tensor& masks, const torch::Tensor& scores)>;
 
@@ -45,6 +50,11 @@ class PerturbationEngine {
   // for the `count` pixel masks that `masks` yields; image and fill [C,H,W].
   torch::Tensor evaluate(const torch::Tensor& image, const torch::Tensor& fill, int64_t count, const MaskBatch& masks,
                          const std::vector<Target>& targets, const BatchSink& sink = {});
+  // Same for `count` images each hidden (filled) inside one box only, as occlusion does. With
+  // options().incremental on a zoo CNN, each layer recomputes only the box's region
+  // (models/incremental.h); the sink still gets pixel masks.
+  torch::Tensor evaluate_boxes(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
+                               const BoxBatch& boxes, const std::vector<Target>& targets, const BatchSink& sink = {});
   // Same with feature masks [M,K] (1 = keep feature k) over an int64 label map [H,W]:
   // pixel masks are a gather of the mask rows by label.
   torch::Tensor evaluate_features(const torch::Tensor& image, const torch::Tensor& fill,
@@ -59,16 +69,21 @@ class PerturbationEngine {
                                   const MaskBatch& keep, const std::vector<Target>& targets);
 
  private:
+  // The scoring loop of evaluate: forward(begin, end, inputs) gives the model's outputs.
+  using MaskedForward = std::function<torch::Tensor(int64_t begin, int64_t end, const torch::Tensor& inputs)>;
+  torch::Tensor evaluate_masks(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
+                               const MaskBatch& masks, const std::vector<Target>& targets, const BatchSink& sink,
+                               const MaskedForward& forward);
   torch::Tensor score(const std::function<torch::Tensor()>& forward, const torch::Tensor& inputs,
                       const std::vector<Target>& targets);
   TappedModel& model_;
   PerturbationOptions options_;
+  std::unique_ptr<IncrementalForward> incremental_;  // made on the first evaluate_boxes
   torch::Device device_;
   bool was_training_;
   int64_t evaluations_ = 0;
   int64_t sample_ = 0;
 };
-
 
 // One image's explanation as a solver returns it (map [H,W] at input size, raw).
 struct ImageExplanation {

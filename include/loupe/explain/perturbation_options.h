@@ -13,13 +13,13 @@ namespace loupe {
 
 // How hidden pixels are filled.
 enum class Masker {
-  kAuto,         // the method's default (LIME: segment mean, Partition: blur, others: constant)
-  kConstant,     // every channel = fill_value
-  kImageMean,    // each channel's mean over the image
+  kAuto,          // the method's default (LIME: segment mean, Partition: blur, others: constant)
+  kConstant,      // every channel = fill_value
+  kImageMean,     // each channel's mean over the image
   kBlur,          // box blur of side blur_size, as shap's "blur(k,k)" masker (cv2.blur)
   kGaussianBlur,  // Gaussian blur of side blur_size (σ as OpenCV's for that side)
-  kReplacement,  // the pixels of `replacement` (e.g. an autoencoder's reconstruction)
-  kSegmentMean,  // each superpixel's mean colour (LIME's hide_color=None)
+  kReplacement,   // the pixels of `replacement` (e.g. an autoencoder's reconstruction)
+  kSegmentMean,   // each superpixel's mean colour (LIME's hide_color=None)
 };
 
 // Arithmetic of the model evaluations; reduced precision is autocast (CUDA: bf16 or fp16;
@@ -46,6 +46,7 @@ struct PerturbationOptions {
   SegmentOptions segmentation;              // LIME / KernelSHAP superpixels
   torch::Tensor segments;                   // explicit int64 label map [H,W] or [N,H,W]; overrides segmentation
   Precision precision = Precision::kFloat;  // autocast dtype (CPU: float or bf16)
+  bool incremental = true;                  // occlusion on the zoo's CNNs: recompute only the occluded region (Krypton)
 
   // clang-format off
   PerturbationOptions& set_batch_size(int64_t v) { batch_size = v; return *this; }
@@ -67,6 +68,7 @@ struct PerturbationOptions {
   PerturbationOptions& set_segmentation(SegmentOptions v) { segmentation = std::move(v); return *this; }
   PerturbationOptions& set_segments(torch::Tensor v) { segments = std::move(v); return *this; }
   PerturbationOptions& set_precision(Precision v) { precision = v; return *this; }
+  PerturbationOptions& set_incremental(bool v) { incremental = v; return *this; }
   // clang-format on
 };
 

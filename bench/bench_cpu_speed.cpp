@@ -3,9 +3,12 @@
 // plain forward throughput in fp32 and bf16 autocast, then each method's seconds per
 // image in fp32 and in bf16, each as a multiple of one fp32 plain forward of the same
 // number of images ("forward-equivalents"), the bf16 speed-up, and the fidelity cost:
-// Spearman's rank correlation of the bf16 map with the fp32 map.
+// Spearman's rank correlation of the bf16 map with the fp32 map. Occlusion runs
+// incrementally (models/incremental.h); two more tables compare it with full forwards:
+// IncrementalForward alone on a batch of boxes against its full-layer threshold, and
+// occlusion per window size, full vs incremental in fp32 and bf16, with the maps' agreement.
 // Usage: loupe_bench_cpu_speed [--models resnet18,resnet50] [--image PATH] [--batch 32]
-//        [--methods lime,kernelshap,partition,scorecam,occlusion]
+//        [--methods lime,kernelshap,partition,scorecam,occlusion] [--windows 8:4,16:8,32:16]
 #include <torch/torch.h>
 
 #include <iomanip>
@@ -17,6 +20,7 @@
 #include "loupe/core/device.h"
 #include "loupe/core/image.h"
 #include "loupe/explain/explainer.h"
+#include "loupe/models/incremental.h"
 #include "loupe/models/zoo.h"
 
 namespace {
@@ -67,6 +71,69 @@ loupe::ExplainOptions options_for(const std::string& method, int64_t batch, loup
   return loupe::ExplainOptions().set_perturbation(p);
 }
 
+// IncrementalForward on `batch` images, each occluded (zeros) in a window×window box at a
+// seeded random place, per full-layer threshold: seconds ÷ the full forward's seconds and
+// the convolutions' work fraction.
+void threshold_table(loupe::TappedModel& model, const torch::Tensor& image, int64_t batch, int64_t window) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  const auto y = torch::randint(224 - window + 1, {batch}, torch::kLong),
+             x = torch::randint(224 - window + 1, {batch}, torch::kLong);
+  const auto boxes = torch::stack({y, x, y + window, x + window}, 1);
+  auto inputs = image.repeat({batch, 1, 1, 1});
+  for (int64_t i = 0; i < batch; ++i)
+    inputs[i].narrow(1, y[i].item<int64_t>(), window).narrow(2, x[i].item<int64_t>(), window).zero_();
+  const double full = loupe::bench::seconds_per_call([&] { model.forward(inputs); }, torch::kCPU, 3);
+  std::cout << "IncrementalForward, " << batch << " boxes of " << window << "x" << window
+            << ": threshold (a layer whose region covers this fraction of its map runs whole), time / full "
+               "forward, work fraction\n";
+  for (const double threshold : {0.25, 0.5, 0.75, 1.0}) {
+    loupe::IncrementalForward inc(model, threshold);
+    inc.set_base(image[0]);
+    const double t = loupe::bench::seconds_per_call([&] { inc.forward(inputs, boxes); }, torch::kCPU, 3);
+    std::cout << "  " << std::setprecision(2) << threshold << "  " << t / full << "  " << inc.last_cost_fraction()
+              << "\n";
+  }
+}
+
+// Occlusion per window:stride, full forwards vs incremental, fp32 and bf16.
+void occlusion_table(loupe::TappedModel& model, const torch::Tensor& image, int64_t batch,
+                     const std::vector<std::string>& windows, double forward_rate) {
+  std::cout << "occlusion: full vs incremental; fw-eq as above; agreement = max |map difference| / max |map|\n";
+  std::cout << std::left << std::setw(10) << "window" << std::setw(8) << "evals" << std::setw(8) << "dtype"
+            << std::setw(10) << "full s" << std::setw(10) << "incr s" << std::setw(12) << "full fw-eq" << std::setw(12)
+            << "incr fw-eq" << std::setw(10) << "speed-up"
+            << "agreement\n";
+  for (const auto& spec : windows) {
+    const auto colon = spec.find(':');
+    const int64_t window = std::stoll(spec.substr(0, colon)), stride = std::stoll(spec.substr(colon + 1));
+    for (const auto precision : {loupe::Precision::kFloat, loupe::Precision::kBFloat16}) {
+      auto p =
+          loupe::PerturbationOptions().set_batch_size(batch).set_precision(precision).set_window(window).set_stride(
+              stride);
+      loupe::Attribution full, incr;
+      const auto run = [&](bool incremental, loupe::Attribution& out) {
+        return loupe::bench::seconds_per_call(
+            [&] {
+              out = loupe::make_explainer("occlusion", loupe::ExplainOptions().set_perturbation(
+                                                           loupe::PerturbationOptions(p).set_incremental(incremental)))
+                        ->explain(model, image, loupe::top1_logit());
+            },
+            torch::kCPU, 1);
+      };
+      const double t_full = run(false, full), t_incr = run(true, incr);
+      const double forward_seconds = static_cast<double>(full.model_evaluations) / forward_rate;
+      std::cout << std::left << std::setw(10) << spec << std::setw(8) << full.model_evaluations << std::setw(8)
+                << (precision == loupe::Precision::kFloat ? "fp32" : "bf16") << std::setprecision(2) << std::setw(10)
+                << t_full << std::setw(10) << t_incr << std::setw(12) << t_full / forward_seconds << std::setw(12)
+                << t_incr / forward_seconds << std::setw(10) << t_full / t_incr << std::setprecision(2)
+                << std::scientific
+                << ((incr.maps - full.maps).abs().max() / full.maps.abs().max().clamp_min(1e-30)).item<double>()
+                << std::fixed << "\n";
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,6 +143,7 @@ int main(int argc, char** argv) {
   const auto methods =
       split(flag(argc, argv, "--methods", std::string("lime,kernelshap,partition,scorecam,occlusion")));
   const int64_t batch = flag(argc, argv, "--batch", int64_t{32});
+  const auto windows = split(flag(argc, argv, "--windows", std::string("8:4,16:8,32:16")));
   const std::string image_path = flag(argc, argv, "--image", std::string());
   torch::manual_seed(0);
   const auto image =
@@ -128,6 +196,8 @@ int main(int argc, char** argv) {
                 << std::setw(12) << t16 / forward_seconds << std::setw(10) << t32 / t16 << std::setprecision(4)
                 << spearman(a.maps, b.maps) << "\n";
     }
+    threshold_table(*model, image, batch, 8);
+    occlusion_table(*model, image, batch, windows, fp32);
   }
   return 0;
 }

@@ -110,7 +110,7 @@ torch::Tensor gather_windows(const torch::Tensor& src, const std::vector<int64_t
   const auto cols =
       torch::tensor(xs, torch::kLong).to(src.device()).view({n, 1, 1}) + torch::arange(w, opts).view({1, 1, w});
   using torch::indexing::Slice;
-  return src[0].index({Slice(), rows, cols}).permute({1, 0, 2, 3}).contiguous();
+  return src[0].index({Slice(), rows, cols}).permute({1, 0, 2, 3}).contiguous(src.suggest_memory_format());
 }
 
 // Writes each sample's region into dst [B,C,H,W], whose windows start at (wy[i], wx[i]) in
@@ -133,7 +133,7 @@ void paste(torch::Tensor& dst, const Region& r, const std::vector<int64_t>& wy, 
 torch::Tensor materialise(const Region& r, const torch::Tensor& base) {
   if (r.full) return r.t;
   const int64_t n = static_cast<int64_t>(r.y.size());
-  auto out = base.expand({n, base.size(1), base.size(2), base.size(3)}).clone();
+  auto out = base.expand({n, base.size(1), base.size(2), base.size(3)}).clone(base.suggest_memory_format());
   paste(out, r, std::vector<int64_t>(r.y.size(), 0), std::vector<int64_t>(r.x.size(), 0));
   return out;
 }

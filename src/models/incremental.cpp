@@ -9,86 +9,19 @@
 #include <vector>
 
 #include "loupe/core/error.h"
-#include "loupe/models/resnet.h"
-#include "loupe/models/small_cnn.h"
+#include "models/cnn_graph.h"
 
 namespace loupe {
 
-// One op of the plan. Windowed ops (convolution, max-pool) map an output row o to the input
-// rows [o·s − p, o·s − p + k); pointwise ops (BatchNorm in eval mode, ReLU) keep the region;
-// an addition recomputes the union of its operands' regions.
-struct IncrementalNode {
-  enum class Kind { kInput, kConv, kMaxPool, kPointwise, kAdd };
-  Kind kind = Kind::kInput;
-  int a = -1, b = -1;  // operand nodes
-  int64_t k = 1, s = 1, p = 0;
-  bool ceil_mode = false;
-  std::shared_ptr<torch::nn::Conv2dImpl> conv;
-  std::function<torch::Tensor(const torch::Tensor&)> pointwise;
-};
-
-struct IncrementalPlan {
-  std::vector<IncrementalNode> nodes;  // in forward order; node 0 is the image
-  std::string head_tap;                // the tap whose output is the last node's; the model runs on from it
-  std::vector<torch::Tensor> base;     // every node's output [1,C,H,W] on the base image
-  std::vector<torch::Tensor> padded;   // windowed nodes: their operand's base, padded as the op pads
-
-  int add(IncrementalNode node) {
-    nodes.push_back(std::move(node));
-    return static_cast<int>(nodes.size()) - 1;
-  }
-  int conv(int in, const torch::nn::Conv2d& c) { return conv(in, c.ptr()); }
-  int conv(int in, std::shared_ptr<torch::nn::Conv2dImpl> c) {
-    const auto& o = c->options;
-    const auto padding = c10::get<torch::ExpandingArray<2>>(o.padding());
-    LOUPE_CHECK(o.kernel_size()->at(0) == o.kernel_size()->at(1) && o.stride()->at(0) == o.stride()->at(1) &&
-                    padding->at(0) == padding->at(1) && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1 &&
-                    o.groups() == 1,
-                "incremental inference: expected square, undilated, ungrouped convolutions");
-    IncrementalNode n;
-    n.kind = IncrementalNode::Kind::kConv;
-    n.a = in;
-    n.k = o.kernel_size()->at(0);
-    n.s = o.stride()->at(0);
-    n.p = padding->at(0);
-    n.conv = std::move(c);
-    return add(std::move(n));
-  }
-  int max_pool(int in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-    IncrementalNode n;
-    n.kind = IncrementalNode::Kind::kMaxPool;
-    n.a = in;
-    n.k = k;
-    n.s = s;
-    n.p = p;
-    n.ceil_mode = ceil_mode;
-    return add(std::move(n));
-  }
-  int pointwise(int in, std::function<torch::Tensor(const torch::Tensor&)> f) {
-    IncrementalNode n;
-    n.kind = IncrementalNode::Kind::kPointwise;
-    n.a = in;
-    n.pointwise = std::move(f);
-    return add(std::move(n));
-  }
-  int batch_norm(int in, std::shared_ptr<torch::nn::BatchNorm2dImpl> bn, bool relu) {
-    return pointwise(in, [bn, relu](const torch::Tensor& x) {
-      auto y = bn->forward(x);
-      return relu ? torch::relu(y) : y;
-    });
-  }
-  int sum(int a, int b) {
-    IncrementalNode n;
-    n.kind = IncrementalNode::Kind::kAdd;
-    n.a = a;
-    n.b = b;
-    return add(std::move(n));
-  }
+// The graph of the model and, for the base image, every node's output.
+struct IncrementalPlan : CnnGraph {
+  std::vector<torch::Tensor> base;    // every node's output [1,C,H,W] on the base image
+  std::vector<torch::Tensor> padded;  // windowed nodes: their operand's base, padded as the op pads
 };
 
 namespace {
 
-using Node = IncrementalNode;
+using Node = CnnNode;
 
 // A batch of regions of one feature map: values t [B,C,h,w], sample i's region starting at
 // (y[i], x[i]); full = the whole map (y = x = 0).
@@ -159,48 +92,13 @@ torch::Tensor run_windowed(const Node& n, const torch::Tensor& x, bool padded) {
 
 }  // namespace
 
-bool IncrementalForward::supports(const TappedModel& model) {
-  return dynamic_cast<const ResNetImpl*>(&model) != nullptr || dynamic_cast<const SmallCnnImpl*>(&model) != nullptr;
-}
+bool IncrementalForward::supports(const TappedModel& model) { return is_zoo_cnn(model); }
 
 namespace {
 
 std::unique_ptr<IncrementalPlan> plan_for(TappedModel& model) {
   auto plan = std::make_unique<IncrementalPlan>();
-  int x = plan->add(IncrementalNode{});
-  if (auto* cnn = dynamic_cast<SmallCnnImpl*>(&model)) {
-    x = plan->batch_norm(plan->conv(x, cnn->conv1), cnn->bn1.ptr(), true);
-    x = plan->max_pool(x, 2, 2, 0, true);
-    x = plan->batch_norm(plan->conv(x, cnn->conv2), cnn->bn2.ptr(), true);
-    x = plan->max_pool(x, 2, 2, 0, true);
-    plan->batch_norm(plan->conv(x, cnn->conv3), cnn->bn3.ptr(), true);
-    plan->head_tap = "conv3";
-    return plan;
-  }
-  auto* net = dynamic_cast<ResNetImpl*>(&model);
-  LOUPE_CHECK(net != nullptr, "incremental inference: model ", model.arch(),
-              " is not one of the zoo's CNNs (small_cnn, resnet18/50 and their _small variants)");
-  x = plan->batch_norm(plan->conv(x, net->conv1), net->bn1.ptr(), true);
-  if (!net->options().small_stem) x = plan->max_pool(x, 3, 2, 1, false);
-  for (const auto& layer : {net->layer1, net->layer2, net->layer3, net->layer4}) {
-    for (const auto& module : layer->children()) {
-      const auto block = std::dynamic_pointer_cast<ResidualBlockImpl>(module);
-      LOUPE_CHECK(block != nullptr, "incremental inference: expected residual blocks in ", model.arch());
-      int y = x;
-      for (size_t i = 0; i < block->convs.size(); ++i)
-        y = plan->batch_norm(plan->conv(y, block->convs[i]), block->bns[i].ptr(), i + 1 < block->convs.size());
-      int shortcut = x;
-      if (block->downsample) {
-        const auto c = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(block->downsample->ptr(0));
-        const auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(block->downsample->ptr(1));
-        LOUPE_CHECK(c && bn, "incremental inference: expected a convolution and a BatchNorm as ", model.arch(),
-                    "'s downsample");
-        shortcut = plan->batch_norm(plan->conv(x, c), bn, false);
-      }
-      x = plan->pointwise(plan->sum(y, shortcut), [](const torch::Tensor& t) { return torch::relu(t); });
-    }
-  }
-  plan->head_tap = "layer4";
+  static_cast<CnnGraph&>(*plan) = cnn_graph(model, "incremental inference");
   return plan;
 }
 
@@ -238,7 +136,7 @@ torch::Tensor IncrementalForward::set_base(const torch::Tensor& image) {
         break;
       }
       case Node::Kind::kPointwise:
-        p.base[i] = n.pointwise(in);
+        p.base[i] = n.apply_pointwise(in);
         break;
       case Node::Kind::kAdd:
         p.base[i] = in + p.base[static_cast<size_t>(n.b)];
@@ -334,7 +232,7 @@ torch::Tensor IncrementalForward::forward(const torch::Tensor& inputs, const tor
       }
       case Node::Kind::kPointwise: {
         Region r = a;
-        r.t = n.pointwise(a.t);
+        r.t = n.apply_pointwise(a.t);
         value[i] = std::move(r);
         break;
       }

@@ -36,6 +36,7 @@ Masker parse_masker(const std::string& text) {
 Precision parse_precision(const std::string& text) {
   if (text == "bf16") return Precision::kBFloat16;
   if (text == "fp16") return Precision::kHalf;
+  if (text == "int8") return Precision::kInt8;
   return Precision::kFloat;
 }
 
@@ -157,8 +158,9 @@ Runner add_explain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--precision", f->precision,
                   "perturbation methods: autocast dtype (CPU: float or bf16, about 1.7-2.5x faster with AVX-512 bf16; "
-                  "CUDA: also fp16)")
-      ->check(CLI::IsMember({"float", "bf16", "fp16"}))
+                  "CUDA: also fp16), or int8 (the zoo's CNNs on the CPU, post-training quantisation calibrated on "
+                  "each run's first perturbed batch; ScoreCAM/AblationCAM stay float)")
+      ->check(CLI::IsMember({"float", "bf16", "fp16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--iou", f->iou, "how maps are binarised for the IoU table: top:PERCENT, otsu or value:V")
       ->capture_default_str();

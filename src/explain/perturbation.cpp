@@ -12,6 +12,7 @@
 #include "loupe/explain/cam_base.h"
 #include "loupe/explain/segmentation.h"
 #include "loupe/models/incremental.h"
+#include "loupe/models/quantized.h"
 
 namespace loupe {
 namespace {
@@ -48,6 +49,10 @@ PerturbationEngine::PerturbationEngine(TappedModel& model, PerturbationOptions o
   LOUPE_CHECK(options_.batch_size > 0, "perturbation batch size ", options_.batch_size, ": expected a positive number");
   LOUPE_CHECK(!(options_.precision == Precision::kHalf && device_.is_cpu()),
               "precision fp16: the CPU computes in float or bf16 (autocast); use bf16, or fp16 on CUDA");
+  LOUPE_CHECK(options_.precision != Precision::kInt8 || (device_.is_cpu() && QuantizedForward::supports(model_)),
+              "precision int8: quantisation runs the zoo's CNNs on the CPU (got ", model_.arch(), " on ", device_.str(),
+              QuantizedForward::engine().empty() ? ", and this LibTorch has no quantized engine" : "",
+              "); use float or bf16");
   model_.eval();
 }
 
@@ -60,8 +65,8 @@ torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& fo
   torch::NoGradGuard no_grad;
   // Reduced precision is autocast: bf16 or fp16 on CUDA, bf16 on the CPU (oneDNN's
   // AVX-512 bf16 kernels where the CPU has them).
-  compat::Autocast guard(options_.precision != Precision::kFloat, device_.type(),
-                         options_.precision == Precision::kHalf ? at::kHalf : at::kBFloat16);
+  compat::Autocast guard(options_.precision == Precision::kBFloat16 || options_.precision == Precision::kHalf,
+                         device_.type(), options_.precision == Precision::kHalf ? at::kHalf : at::kBFloat16);
   torch::Tensor outputs;
   try {
     outputs = forward();
@@ -84,8 +89,16 @@ torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& fo
 torch::Tensor PerturbationEngine::evaluate(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
                                            const MaskBatch& masks, const std::vector<Target>& targets,
                                            const BatchSink& sink) {
+  const auto f = fill.defined() ? fill.to(device_, torch::kFloat) : fill;
   return evaluate_masks(image, fill, count, masks, targets, sink,
-                        [&](int64_t, int64_t, const torch::Tensor& inputs) { return model_.forward(inputs); });
+                        [&](int64_t, int64_t, const torch::Tensor& inputs) { return forward_pixels(inputs, f); });
+}
+
+torch::Tensor PerturbationEngine::forward_pixels(const torch::Tensor& inputs, const torch::Tensor& fill) {
+  if (options_.precision != Precision::kInt8) return model_.forward(inputs);
+  // Calibrated once: on the first batch of perturbed images and the fill itself.
+  if (!quantized_) quantized_ = std::make_unique<QuantizedForward>(model_, torch::cat({inputs, fill.unsqueeze(0)}));
+  return quantized_->forward(inputs);
 }
 
 torch::Tensor PerturbationEngine::evaluate_masks(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
@@ -131,7 +144,7 @@ torch::Tensor PerturbationEngine::evaluate_boxes(const torch::Tensor& image, con
         (rows >= edge(0)).logical_and(rows < edge(2)).logical_and(cols >= edge(1)).logical_and(cols < edge(3));
     return 1 - hidden.to(torch::kFloat);
   };
-  if (!options_.incremental || !IncrementalForward::supports(model_))
+  if (!options_.incremental || !IncrementalForward::supports(model_) || options_.precision == Precision::kInt8)
     return evaluate(image, fill, count, masks, targets, sink);
   if (!incremental_) incremental_ = std::make_unique<IncrementalForward>(model_);
   const auto x = image.to(device_, torch::kFloat).unsqueeze(0);

@@ -137,6 +137,30 @@ TEST(PerturbationEngine, Bf16AutocastOnTheCpuStaysCloseToFloat) {
   EXPECT_LOUPE_ERROR(PerturbationEngine(*model, PerturbationOptions().set_precision(Precision::kHalf)), "fp16");
 }
 
+// int8: scores follow the float model's (a few percent of their spread; the quantised copy
+// is calibrated on the first batch), and the model's own forward is not what ran. Models
+// the quantiser cannot handle are refused when the engine is made.
+TEST(PerturbationEngine, Int8OnTheCpuFollowsFloat) {
+  torch::manual_seed(6);
+  auto model = make_model({"resnet18_small", 3, 4});
+  model->eval();
+  const auto x = torch::rand({3, 16, 16});
+  const auto keep = torch::randint(0, 2, {40, 4}).to(torch::kFloat);
+  const auto segments = torch::arange(256, torch::kLong).view({16, 16}).div(64, "floor");
+  PerturbationEngine full(*model, PerturbationOptions());
+  PerturbationEngine int8(*model, PerturbationOptions().set_precision(Precision::kInt8).set_batch_size(16));
+  const auto a = full.evaluate_features(x, torch::zeros_like(x), keep, segments, {class_logit(1)});
+  const auto b = int8.evaluate_features(x, torch::zeros_like(x), keep, segments, {class_logit(1)});
+  EXPECT_FALSE(torch::equal(a, b));  // int8 did run
+  const double spread = (a.max() - a.min()).item<double>();
+  EXPECT_LT((a - b).abs().max().item<double>(), 0.1 * spread);
+  const auto ca = a - a.mean(), cb = b - b.mean();
+  EXPECT_GT(((ca * cb).sum() / (ca.norm() * cb.norm())).item<double>(), 0.99);
+  FlattenNet net;
+  EXPECT_LOUPE_ERROR(PerturbationEngine(net, PerturbationOptions().set_precision(Precision::kInt8)),
+                     "precision int8: quantisation runs the zoo's CNNs on the CPU (got flatten");
+}
+
 TEST(Maskers, BadInputsNameTheInput) {
   const auto x = torch::rand({3, 4, 4});
   auto o = PerturbationOptions().set_masker(Masker::kReplacement).set_replacement(torch::rand({3, 5, 4}));

@@ -2,7 +2,7 @@
 // feature-ablation idea): features (a label map of superpixels / grid cells, pixel
 // masks, or a tap's channels), maskers that fill hidden pixels, and an evaluator that
 // composes x' = fill + m·(x − fill) on the model's device and scores the target in
-// batches of PerturbationOptions::batch_size (CUDA: optional bf16/fp16 autocast).
+// batches of PerturbationOptions::batch_size (optional bf16/fp16 autocast, or int8 on the CPU).
 #pragma once
 
 #include <torch/types.h>
@@ -19,6 +19,7 @@
 namespace loupe {
 
 class IncrementalForward;
+class QuantizedForward;
 
 // Masks [B,H,W] (1 = keep the image, 0 = the fill, soft values blend) for masks
 // begin..end-1, on the engine's device.
@@ -74,11 +75,15 @@ class PerturbationEngine {
   torch::Tensor evaluate_masks(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
                                const MaskBatch& masks, const std::vector<Target>& targets, const BatchSink& sink,
                                const MaskedForward& forward);
+  // The model's outputs on perturbed images: model.forward, or its int8 copy (calibrated on
+  // the first batch and the fill [C,H,W]).
+  torch::Tensor forward_pixels(const torch::Tensor& inputs, const torch::Tensor& fill);
   torch::Tensor score(const std::function<torch::Tensor()>& forward, const torch::Tensor& inputs,
                       const std::vector<Target>& targets);
   TappedModel& model_;
   PerturbationOptions options_;
   std::unique_ptr<IncrementalForward> incremental_;  // made on the first evaluate_boxes
+  std::unique_ptr<QuantizedForward> quantized_;      // Precision::kInt8: made on the first batch
   torch::Device device_;
   bool was_training_;
   int64_t evaluations_ = 0;

@@ -23,8 +23,10 @@ enum class Masker {
 };
 
 // Arithmetic of the model evaluations; reduced precision is autocast (CUDA: bf16 or fp16;
-// CPU: bf16).
-enum class Precision { kFloat, kBFloat16, kHalf };
+// CPU: bf16). kInt8: the zoo's CNNs on the CPU, quantised after training (models/quantized.h)
+// with activation ranges from the first batch of perturbed images; pixel perturbations
+// only (ScoreCAM and AblationCAM, which perturb a tap's channels, stay in float).
+enum class Precision { kFloat, kBFloat16, kHalf, kInt8 };
 
 struct PerturbationOptions {
   int64_t batch_size = 64;                  // perturbed images per forward pass
@@ -45,7 +47,7 @@ struct PerturbationOptions {
   double rise_probability = 0.5;            // RISE: probability p that a grid cell is kept
   SegmentOptions segmentation;              // LIME / KernelSHAP superpixels
   torch::Tensor segments;                   // explicit int64 label map [H,W] or [N,H,W]; overrides segmentation
-  Precision precision = Precision::kFloat;  // autocast dtype (CPU: float or bf16)
+  Precision precision = Precision::kFloat;  // autocast dtype (CPU: float or bf16) or int8 quantisation
   bool incremental = true;                  // occlusion on the zoo's CNNs: recompute only the occluded region (Krypton)
 
   // clang-format off

@@ -1,9 +1,10 @@
 // CPU speed of the perturbation explainers at 224×224 (issue: "twice the CPU speed"), as
 // ratios measured in one run: for ResNet-18 and ResNet-50 (random weights, seed 0), the
-// plain forward throughput in fp32 and bf16 autocast, then each method's seconds per
+// plain forward throughput in fp32, bf16 autocast and int8, then each method's seconds per
 // image in fp32 and in bf16, each as a multiple of one fp32 plain forward of the same
 // number of images ("forward-equivalents"), the bf16 speed-up, and the fidelity cost:
-// Spearman's rank correlation of the bf16 map with the fp32 map. Occlusion runs
+// Spearman's rank correlation of the bf16 map with the fp32 map; the same for int8
+// (post-training quantisation, models/quantized.h). Occlusion runs
 // incrementally (models/incremental.h); two more tables compare it with full forwards:
 // IncrementalForward alone on a batch of boxes against its full-layer threshold, and
 // occlusion per window size, full vs incremental in fp32 and bf16, with the maps' agreement.
@@ -21,6 +22,7 @@
 #include "loupe/core/image.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/models/incremental.h"
+#include "loupe/models/quantized.h"
 #include "loupe/models/zoo.h"
 
 namespace {
@@ -169,32 +171,52 @@ int main(int argc, char** argv) {
               << std::setprecision(1) << fp32_cl << " (x" << std::setprecision(2) << fp32_cl / fp32
               << "), channels-last bf16 " << std::setprecision(1) << bf16_cl << " (x" << std::setprecision(2)
               << bf16_cl / fp32 << ")\n";
+    double int8 = 0;
+    {
+      torch::NoGradGuard no_grad;
+      const auto x = torch::rand({batch, 3, 224, 224});
+      loupe::QuantizedForward q(*model, x);
+      int8 = static_cast<double>(batch) / loupe::bench::seconds_per_call([&] { q.forward(x); }, torch::kCPU, 5);
+    }
+    std::cout << "int8 (" << loupe::QuantizedForward::engine() << ") " << std::setprecision(1) << int8 << " (x"
+              << std::setprecision(2) << int8 / fp32 << ")\n";
     std::cout << "methods: channels-last; fw-eq = seconds / (evaluations / contiguous fp32 forward rate); "
-                 "speed-up = fp32 s / bf16 s\n";
-    std::cout << std::left << std::setw(12) << "method" << std::setw(8) << "evals" << std::setw(10) << "fp32 s"
-              << std::setw(10) << "bf16 s" << std::setw(12) << "fp32 fw-eq" << std::setw(12) << "bf16 fw-eq"
-              << std::setw(10) << "speed-up"
-              << "Spearman\n";
+                 "rho = Spearman of the map against fp32's; ScoreCAM has no int8 (it perturbs channels)\n";
+    std::cout << std::left << std::setw(12) << "method" << std::setw(8) << "evals" << std::setw(8) << "fp32 s"
+              << std::setw(8) << "bf16 s" << std::setw(8) << "int8 s" << std::setw(11) << "fp32 fw-eq" << std::setw(11)
+              << "bf16 fw-eq" << std::setw(11) << "int8 fw-eq" << std::setw(9) << "bf16 rho"
+              << "int8 rho\n";
     for (const auto& method : methods) {
-      loupe::Attribution a, b;
-      const double t32 = loupe::bench::seconds_per_call(
-          [&] {
-            a = loupe::make_explainer(method, options_for(method, batch, loupe::Precision::kFloat))
-                    ->explain(*model, image, loupe::top1_logit());
-          },
-          torch::kCPU, 1);
-      const double t16 = loupe::bench::seconds_per_call(
-          [&] {
-            b = loupe::make_explainer(method, options_for(method, batch, loupe::Precision::kBFloat16))
-                    ->explain(*model, image, loupe::top1_logit());
-          },
-          torch::kCPU, 1);
+      const auto run = [&](loupe::Precision precision, loupe::Attribution& out) {
+        return loupe::bench::seconds_per_call(
+            [&] {
+              out = loupe::make_explainer(method, options_for(method, batch, precision))
+                        ->explain(*model, image, loupe::top1_logit());
+            },
+            torch::kCPU, 1);
+      };
+      loupe::Attribution a, b, c;
+      const double t32 = run(loupe::Precision::kFloat, a), t16 = run(loupe::Precision::kBFloat16, b);
+      const bool has_int8 = method != "scorecam";
+      const double t8 = has_int8 ? run(loupe::Precision::kInt8, c) : 0;
       // One fp32 forward per evaluation would take evals / fp32 seconds.
       const double forward_seconds = static_cast<double>(a.model_evaluations) / fp32;
-      std::cout << std::left << std::setw(12) << method << std::setw(8) << a.model_evaluations << std::setprecision(2)
-                << std::setw(10) << t32 << std::setw(10) << t16 << std::setw(12) << t32 / forward_seconds
-                << std::setw(12) << t16 / forward_seconds << std::setw(10) << t32 / t16 << std::setprecision(4)
-                << spearman(a.maps, b.maps) << "\n";
+      const auto cell = [&](double v, int width, int digits) {
+        std::ostringstream text;
+        if (has_int8)
+          text << std::fixed << std::setprecision(digits) << v;
+        else
+          text << "-";
+        std::cout << std::setw(width) << text.str();
+      };
+      std::cout << std::left << std::setw(12) << method << std::setw(8) << a.model_evaluations << std::fixed
+                << std::setprecision(2) << std::setw(8) << t32 << std::setw(8) << t16;
+      cell(t8, 8, 2);
+      std::cout << std::setw(11) << t32 / forward_seconds << std::setw(11) << t16 / forward_seconds;
+      cell(t8 / forward_seconds, 11, 2);
+      std::cout << std::setw(9) << std::setprecision(4) << spearman(a.maps, b.maps);
+      cell(has_int8 ? spearman(a.maps, c.maps) : 0, 9, 4);
+      std::cout << "\n";
     }
     threshold_table(*model, image, batch, 8);
     occlusion_table(*model, image, batch, windows, fp32);

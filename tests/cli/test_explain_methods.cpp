@@ -63,6 +63,39 @@ TEST(CliExplain, SeveralMethodsWriteReportIouAndNpyMaps) {
   EXPECT_EQ(one["images"][0]["explained_class"].get<int64_t>(), 3);
 }
 
+// Occlusion is incremental by default on zoo models; --no-incremental gives the same map,
+// and --precision int8 runs the quantised model (a map of the right shape, close in rank).
+TEST(CliExplain, OcclusionIncrementalAndInt8) {
+  test::TempDir dir;
+  test::write_small_cnn_and_images(dir.path());
+  const auto occlusion = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"occlusion",
+                                     "--checkpoint",
+                                     (dir.path() / "m.pt").string(),
+                                     "--images",
+                                     (dir.path() / "imgs" / "a.png").string(),
+                                     "--window",
+                                     "5",
+                                     "--stride",
+                                     "3",
+                                     "--device",
+                                     "cpu",
+                                     "--out",
+                                     (dir.path() / name).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_explain(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return read_npy(dir.path() / name / "maps" / "a" / "occlusion.npy");
+  };
+  const auto incremental = occlusion("incremental", {});
+  const auto full = occlusion("full", {"--no-incremental"});
+  EXPECT_LT((incremental - full).abs().max().item<float>(), 1e-5f);
+  const auto int8 = occlusion("int8", {"--precision", "int8"});
+  ASSERT_EQ(int8.sizes(), full.sizes());
+  const auto a = full - full.mean(), b = int8 - int8.mean();
+  EXPECT_GT(((a * b).sum() / (a.norm() * b.norm())).item<float>(), 0.9f);
+}
+
 TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
   test::TempDir dir;
   test::write_small_cnn_and_images(dir.path());
@@ -83,6 +116,7 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
       {{"--checkpoint", ckpt, "--images", (dir.path() / "broken.png").string()}, "broken.png"},
       {{"--checkpoint", ckpt, "--images", imgs, "--target", "10"}, "--target 10"},
       {{"--checkpoint", ckpt, "--images", imgs, "--iou", "half"}, "IoU threshold 'half'"},
+      {{"--checkpoint", ckpt, "--images", imgs, "--precision", "int4"}, "--precision", 2},
   };
   for (auto c : cases) {
     c.args.insert(c.args.end(), {"--device", "cpu", "--out", out.string()});

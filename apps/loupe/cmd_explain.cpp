@@ -14,6 +14,7 @@
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
 #include "loupe/core/output_dir.h"
+#include "loupe/core/shard.h"
 #include "loupe/data/image_folder.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/report/report.h"
@@ -45,7 +46,8 @@ struct ExplainFlags {
   ClassifierSource model;
   std::vector<std::string> images, methods, positional_methods;
   std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20",
-                   memory_format = "channels-last";
+                   memory_format = "channels-last", shard;
+  int64_t shards = 0;  // N of a Kubernetes Indexed Job (with JOB_COMPLETION_INDEX)
   bool signed_maps = false, faithfulness = false;
   int64_t size = 0, batch = 32;
   PerturbationOptions p;
@@ -112,6 +114,10 @@ Runner add_explain_command(CLI::App& app) {
       ->check(CLI::IsMember({"channels-last", "contiguous"}))
       ->capture_default_str();
   cmd->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
+  cmd->add_option("--shard", f->shard,
+                  "explain shard K/N of the images (those at positions i mod N = K of the sorted list; default: "
+                  "from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX when set, else all)");
+  cmd->add_option("--shards", f->shards, "N for a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (its completions)");
   cmd->add_option("--size", f->size, "resize images to SIZE x SIZE (0 = keep)")->capture_default_str();
   cmd->add_option("--target", f->target, "top1 (each image's predicted class) or a class index")->capture_default_str();
   cmd->add_option("--tap", f->tap, "CAM methods: layer to explain (default: the model's last feature map)");
@@ -195,6 +201,12 @@ Runner add_explain_command(CLI::App& app) {
     for (const auto& p : f->images)
       for (const auto& file : list_images(p)) run.files.push_back(file);
     LOUPE_CHECK(!run.files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
+    const auto shard = resolve_shard(f->shard.empty() ? std::nullopt : std::optional<std::string>(f->shard),
+                                     f->shards > 0 ? std::optional<int64_t>(f->shards) : std::nullopt);
+    const auto total = run.files.size();
+    run.files = shard_items(shard, run.files);
+    LOUPE_CHECK(!run.files.empty(), "shard ", shard.str(), " takes none of the ", total,
+                " image(s): use at most as many shards as images");
     auto source = f->model;
     source.probe_size = probe_side(f->size, run.files);
     auto [model, spec] = load_classifier(source);
@@ -205,6 +217,8 @@ Runner add_explain_command(CLI::App& app) {
     run.compare = o;
     run.out = f->common.out;
     run_explain_images(*model, spec, run);
+    if (!shard.whole())
+      std::cout << "shard " << shard.str() << ": " << run.files.size() << " of " << total << " images\n";
     std::cout << "explained " << run.files.size() << " image(s) with " << join_names(methods) << "\n"
               << "report: " << (run.out / "report.html").string() << "\n";
   };

@@ -96,6 +96,43 @@ TEST(CliExplain, OcclusionIncrementalAndInt8) {
   EXPECT_GT(((a * b).sum() / (a.norm() * b.norm())).item<float>(), 0.9f);
 }
 
+// --shard K/N explains the images at positions K, K+N, ... of the sorted list; the two
+// shards of two images split them, and their maps equal the unsharded run's.
+TEST(CliExplain, ShardsSplitTheImages) {
+  test::TempDir dir;
+  test::write_small_cnn_and_images(dir.path());
+  const auto explain = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"gradcam",
+                                     "--checkpoint",
+                                     (dir.path() / "m.pt").string(),
+                                     "--images",
+                                     (dir.path() / "imgs").string(),
+                                     "--device",
+                                     "cpu",
+                                     "--out",
+                                     (dir.path() / name).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_explain(args);
+  };
+  ASSERT_EQ(explain("all", {}).code, 0);
+  for (const auto& [shard, image, other] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"0/2", "a", "b"}, {"1/2", "b", "a"}}) {
+    const auto r = explain("shard" + shard.substr(0, 1), {"--shard", shard});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(test::contains(r.out, "shard " + shard + ": 1 of 2 images")) << r.out;
+    const auto maps = dir.path() / ("shard" + shard.substr(0, 1)) / "maps";
+    // Equal up to float rounding (a batch of one vs two runs other kernel blockings).
+    const auto a = read_npy(maps / image / "gradcam.npy"),
+               b = read_npy(dir.path() / "all" / "maps" / image / "gradcam.npy");
+    EXPECT_LT((a - b).abs().max().item<float>(), 1e-5f);
+    EXPECT_FALSE(fs::exists(maps / other));
+  }
+  const auto r = explain("none", {"--shard", "2/3"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(test::contains(r.err, "shard 2/3 takes none of the 2 image(s)")) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "none"));
+}
+
 TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
   test::TempDir dir;
   test::write_small_cnn_and_images(dir.path());
@@ -117,6 +154,7 @@ TEST(CliExplain, BadInputFailsWithOneLineAndNoOutput) {
       {{"--checkpoint", ckpt, "--images", imgs, "--target", "10"}, "--target 10"},
       {{"--checkpoint", ckpt, "--images", imgs, "--iou", "half"}, "IoU threshold 'half'"},
       {{"--checkpoint", ckpt, "--images", imgs, "--precision", "int4"}, "--precision", 2},
+      {{"--checkpoint", ckpt, "--images", imgs, "--shard", "5/4"}, "--shard '5/4': expected K/N with 0 <= K < N"},
   };
   for (auto c : cases) {
     c.args.insert(c.args.end(), {"--device", "cpu", "--out", out.string()});

@@ -61,8 +61,9 @@ Shard resolve_shard(const std::optional<std::string>& spec, std::optional<int64_
   }
   if (environment("JOB_COMPLETION_INDEX")) {
     const int64_t index = environment_index(environment, "JOB_COMPLETION_INDEX");
-    LOUPE_CHECK(indexed_job_count.has_value(), "sharding: JOB_COMPLETION_INDEX=", index,
-                " is set (a Kubernetes Indexed Job): also give the number of shards (the job's completions)");
+    LOUPE_CHECK(
+        indexed_job_count.has_value(), "sharding: JOB_COMPLETION_INDEX=", index,
+        " is set (a Kubernetes Indexed Job): also give the number of shards, the job's completions (--shards N)");
     LOUPE_CHECK(*indexed_job_count >= 1 && index < *indexed_job_count, "sharding: JOB_COMPLETION_INDEX=", index,
                 ": expected an index below the ", *indexed_job_count, " shards");
     return Shard{index, *indexed_job_count};

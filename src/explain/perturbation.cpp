@@ -89,15 +89,16 @@ torch::Tensor PerturbationEngine::score(const std::function<torch::Tensor()>& fo
 torch::Tensor PerturbationEngine::evaluate(const torch::Tensor& image, const torch::Tensor& fill, int64_t count,
                                            const MaskBatch& masks, const std::vector<Target>& targets,
                                            const BatchSink& sink) {
-  const auto f = fill.defined() ? fill.to(device_, torch::kFloat) : fill;
   return evaluate_masks(image, fill, count, masks, targets, sink,
-                        [&](int64_t, int64_t, const torch::Tensor& inputs) { return forward_pixels(inputs, f); });
+                        [&](int64_t, int64_t, const torch::Tensor& inputs) { return forward_pixels(inputs, fill); });
 }
 
 torch::Tensor PerturbationEngine::forward_pixels(const torch::Tensor& inputs, const torch::Tensor& fill) {
   if (options_.precision != Precision::kInt8) return model_.forward(inputs);
   // Calibrated once: on the first batch of perturbed images and the fill itself.
-  if (!quantized_) quantized_ = std::make_unique<QuantizedForward>(model_, torch::cat({inputs, fill.unsqueeze(0)}));
+  if (!quantized_)
+    quantized_ = std::make_unique<QuantizedForward>(
+        model_, torch::cat({inputs, fill.to(inputs.device(), torch::kFloat).unsqueeze(0)}));
   return quantized_->forward(inputs);
 }
 

@@ -65,6 +65,16 @@ int CnnGraph::sum(int a, int b) {
   return add(std::move(n));
 }
 
+std::vector<int> CnnGraph::last_uses() const {
+  std::vector<int> last(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    last[i] = static_cast<int>(i);
+    for (const int operand : {nodes[i].a, nodes[i].b})
+      if (operand >= 0) last[static_cast<size_t>(operand)] = static_cast<int>(i);
+  }
+  return last;
+}
+
 bool is_zoo_cnn(const TappedModel& model) {
   return dynamic_cast<const ResNetImpl*>(&model) != nullptr || dynamic_cast<const SmallCnnImpl*>(&model) != nullptr;
 }

@@ -41,6 +41,9 @@ struct CnnGraph {
   int batch_norm(int in, std::shared_ptr<torch::nn::BatchNorm2dImpl> bn, bool relu);
   int relu(int in);
   int sum(int a, int b);
+  // For each node, the last node that reads it (itself when none does): executors free a
+  // value once its last reader has run, as a plain forward does.
+  std::vector<int> last_uses() const;
 };
 
 bool is_zoo_cnn(const TappedModel& model);

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -181,6 +180,7 @@ torch::Tensor IncrementalForward::forward(const torch::Tensor& inputs, const tor
   in.t = torch::stack(crops);
 
   std::vector<Region> value(p.nodes.size());
+  const auto last_use = p.last_uses();
   value[0] = std::move(in);
   double macs = 0, full_macs = 0;
   for (size_t i = 1; i < p.nodes.size(); ++i) {
@@ -273,6 +273,9 @@ torch::Tensor IncrementalForward::forward(const torch::Tensor& inputs, const tor
       case Node::Kind::kInput:
         break;
     }
+    for (const int operand : {n.a, n.b})
+      if (operand >= 0 && last_use[static_cast<size_t>(operand)] == static_cast<int>(i))
+        value[static_cast<size_t>(operand)] = Region{};
   }
   last_cost_fraction_ = full_macs > 0 ? macs / full_macs : 1.0;
   return model_.forward_from(p.head_tap, materialise(value.back(), p.base.back()));

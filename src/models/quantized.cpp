@@ -19,16 +19,18 @@ namespace loupe {
 struct QuantizedLayer {
   enum class Kind { kConv, kAdd, kMaxPool };
   Kind kind = Kind::kConv;
-  int a = -1, b = -1, out = -1;
+  int node = -1, a = -1, b = -1, out = -1;  // node: the graph node it starts at
   bool relu = false;
   int64_t k = 1, s = 1, p = 0;
   bool ceil_mode = false;
-  torch::Tensor weight, bias;  // kConv: float, BatchNorm folded in
+  torch::Tensor weight, bias;  // kConv: float, BatchNorm folded in (released once packed)
   c10::IValue packed;          // kConv: the int8 weights prepacked for the engine
+  c10::optional<c10::OperatorHandle> op;  // kConv, kAdd: the quantized operator that runs it
 };
 
 struct QuantizedPlan {
   std::vector<QuantizedLayer> layers;
+  std::vector<int> last_use;                          // per graph node: its last reader
   std::map<int, std::pair<double, int64_t>> qparams;  // value → (scale, zero point), uint8
   int last = 0;                                       // the value the model's head reads
   std::string head_tap;
@@ -38,12 +40,12 @@ namespace {
 
 using Layer = QuantizedLayer;
 
-// Calls a registered operator ("quantized::conv2d_relu.new": name and overload) boxed.
-c10::IValue call(const std::string& qualified, torch::jit::Stack stack) {
-  const auto dot = qualified.find('.');
-  const auto name = qualified.substr(0, dot);
-  const auto overload = dot == std::string::npos ? std::string() : qualified.substr(dot + 1);
-  const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(name.c_str(), overload.c_str());
+// A registered operator by name and overload ("quantized::conv2d_relu", "new").
+c10::OperatorHandle find_op(const char* name, const char* overload = "") {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, overload);
+}
+
+c10::IValue call(const c10::OperatorHandle& op, torch::jit::Stack stack) {
   op.callBoxed(&stack);
   return stack.at(0);
 }
@@ -122,6 +124,7 @@ QuantizedForward::QuantizedForward(TappedModel& model, const torch::Tensor& cali
     const bool followed =
         i + 1 < nodes.size() && nodes[i + 1].kind == CnnNode::Kind::kPointwise && nodes[i + 1].a == static_cast<int>(i);
     Layer l;
+    l.node = static_cast<int>(i);
     l.a = n.a;
     l.b = n.b;
     l.out = static_cast<int>(i);
@@ -151,6 +154,7 @@ QuantizedForward::QuantizedForward(TappedModel& model, const torch::Tensor& cali
     p.layers.push_back(std::move(l));
   }
   p.last = p.layers.back().out;
+  p.last_use = graph.last_uses();
 
   // Calibrate: the range of every value on the calibration images, in float.
   torch::NoGradGuard no_grad;
@@ -165,16 +169,20 @@ QuantizedForward::QuantizedForward(TappedModel& model, const torch::Tensor& cali
                                                        : uint8_params(y.min().item<double>(), y.max().item<double>());
   }
 
-  // Pack the weights: int8, symmetric per output channel (scale = max |w| / 127.5).
+  // Pack the weights: int8, symmetric per output channel (scale = max |w| / 127.5); look the
+  // operators up once.
   at::globalContext().setQEngine(pick_engine());
+  const auto prepack = find_op("quantized::conv2d_prepack");
   for (auto& l : p.layers) {
+    if (l.kind == Layer::Kind::kAdd) l.op = l.relu ? find_op("quantized::add_relu") : find_op("quantized::add");
     if (l.kind != Layer::Kind::kConv) continue;
+    l.op = l.relu ? find_op("quantized::conv2d_relu", "new") : find_op("quantized::conv2d", "new");
     const auto scales = (l.weight.abs().amax({1, 2, 3}).to(torch::kDouble) / 127.5).clamp_min(1e-12);
     const auto zeros = torch::zeros({l.weight.size(0)}, torch::kLong);
     const auto qw = torch::quantize_per_channel(l.weight, scales, zeros, 0, torch::kQInt8);
-    l.packed =
-        call("quantized::conv2d_prepack", {qw, c10::optional<torch::Tensor>(l.bias), std::vector<int64_t>{l.s, l.s},
-                                           std::vector<int64_t>{l.p, l.p}, std::vector<int64_t>{1, 1}, int64_t{1}});
+    l.packed = call(prepack, {qw, c10::optional<torch::Tensor>(l.bias), std::vector<int64_t>{l.s, l.s},
+                              std::vector<int64_t>{l.p, l.p}, std::vector<int64_t>{1, 1}, int64_t{1}});
+    l.weight = l.bias = torch::Tensor();
   }
 }
 
@@ -192,18 +200,17 @@ torch::Tensor QuantizedForward::forward(const torch::Tensor& x) {
     const auto& a = values.at(l.a);
     switch (l.kind) {
       case Layer::Kind::kConv:
-        values[l.out] =
-            call(l.relu ? "quantized::conv2d_relu.new" : "quantized::conv2d.new", {a, l.packed, scale, zero})
-                .toTensor();
+        values[l.out] = call(*l.op, {a, l.packed, scale, zero}).toTensor();
         break;
       case Layer::Kind::kAdd:
-        values[l.out] =
-            call(l.relu ? "quantized::add_relu" : "quantized::add", {a, values.at(l.b), scale, zero}).toTensor();
+        values[l.out] = call(*l.op, {a, values.at(l.b), scale, zero}).toTensor();
         break;
       case Layer::Kind::kMaxPool:
         values[l.out] = torch::max_pool2d(a, {l.k, l.k}, {l.s, l.s}, {l.p, l.p}, {1, 1}, l.ceil_mode);
         break;
     }
+    for (const int operand : {l.a, l.b})
+      if (operand >= 0 && p.last_use[static_cast<size_t>(operand)] == l.node) values.erase(operand);
   }
   return model_.forward_from(p.head_tap, values.at(p.last).dequantize().to(x.device()));
 }

@@ -19,7 +19,8 @@ Taps& Taps::replace(const std::string& name, TensorEdit edit) {
 
 const torch::Tensor& Taps::recorded(const std::string& name) const {
   auto it = recorded_.find(name);
-  if (it == recorded_.end()) fail("tap ", name, ": nothing was recorded there (ask for it with Taps::record before the forward call)");
+  if (it == recorded_.end())
+    fail("tap ", name, ": nothing was recorded there (ask for it with Taps::record before the forward call)");
   return it->second;
 }
 

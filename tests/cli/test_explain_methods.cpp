@@ -19,6 +19,13 @@ namespace {
 
 test::CliRun run_explain(std::vector<std::string> args) { return test::run_command("explain", std::move(args)); }
 
+// `loupe explain` on write_small_cnn_and_images's fixture in `dir`: its checkpoint, the CPU,
+// output dir/out, then `args` (methods, images, options).
+test::CliRun explain_fixture(const fs::path& dir, const std::string& out, std::vector<std::string> args) {
+  args.insert(args.end(), {"--checkpoint", (dir / "m.pt").string(), "--device", "cpu", "--out", (dir / out).string()});
+  return run_explain(std::move(args));
+}
+
 }  // namespace
 
 TEST(CliExplain, SeveralMethodsWriteReportIouAndNpyMaps) {
@@ -69,21 +76,10 @@ TEST(CliExplain, OcclusionIncrementalAndInt8) {
   test::TempDir dir;
   test::write_small_cnn_and_images(dir.path());
   const auto occlusion = [&](const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"occlusion",
-                                     "--checkpoint",
-                                     (dir.path() / "m.pt").string(),
-                                     "--images",
-                                     (dir.path() / "imgs" / "a.png").string(),
-                                     "--window",
-                                     "5",
-                                     "--stride",
-                                     "3",
-                                     "--device",
-                                     "cpu",
-                                     "--out",
-                                     (dir.path() / name).string()};
+    std::vector<std::string> args = {"occlusion", "--images", (dir.path() / "imgs" / "a.png").string(), "--window", "5",
+                                     "--stride",  "3"};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto r = run_explain(args);
+    const auto r = explain_fixture(dir.path(), name, args);
     EXPECT_EQ(r.code, 0) << r.err;
     return read_npy(dir.path() / name / "maps" / "a" / "occlusion.npy");
   };
@@ -102,17 +98,9 @@ TEST(CliExplain, ShardsSplitTheImages) {
   test::TempDir dir;
   test::write_small_cnn_and_images(dir.path());
   const auto explain = [&](const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"gradcam",
-                                     "--checkpoint",
-                                     (dir.path() / "m.pt").string(),
-                                     "--images",
-                                     (dir.path() / "imgs").string(),
-                                     "--device",
-                                     "cpu",
-                                     "--out",
-                                     (dir.path() / name).string()};
+    std::vector<std::string> args = {"gradcam", "--images", (dir.path() / "imgs").string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_explain(args);
+    return explain_fixture(dir.path(), name, args);
   };
   ASSERT_EQ(explain("all", {}).code, 0);
   for (const auto& [shard, image, other] :

@@ -1,4 +1,4 @@
-// loupe train / loupe eval
+// loupe train
 #include <torch/torch.h>
 
 #include <iomanip>
@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common.h"
+#include "data_flags.h"
 #include "loupe/cli.h"
 #include "loupe/core/error.h"
 #include "loupe/core/output_dir.h"
@@ -16,51 +17,6 @@
 #include "objective_flags.h"
 
 namespace loupe::cli {
-namespace {
-
-struct DataFlags {
-  std::string name;
-  std::string dir;
-  double bias = 0.95;
-  int64_t test_offset = 5;
-};
-
-void add_data_flags(CLI::App* cmd, DataFlags& d) {
-  cmd->add_option("--data", d.name, "dataset name")->required()->check(CLI::IsMember(dataset_names()));
-  cmd->add_option("--data-dir", d.dir,
-                  "folder with the IDX files (mnist; fashion-mnist defaults to /usr/share/datasets/fashion-mnist) "
-                  "or the image-folder root (folder)");
-  cmd->add_option("--bias", d.bias, "coloured datasets: fraction of train images in their class colour")
-      ->capture_default_str();
-  cmd->add_option("--test-offset", d.test_offset, "coloured datasets: test colour of class c is (c+offset) mod 10")
-      ->capture_default_str();
-}
-
-void check_data_flags(const DataFlags& d) {
-  check_real("--bias", d.bias, 0, 1, "fraction of train images in their class colour");
-  check_count("--test-offset", d.test_offset, 0, 9, "class c's test colour is (c + offset) mod 10");
-}
-
-DataSplits load(const DataFlags& d, uint64_t seed) {
-  DataRequest r;
-  r.name = d.name;
-  r.dir = d.dir;
-  r.seed = seed;
-  r.bias = d.bias;
-  r.test_offset = d.test_offset;
-  return load_dataset(r);
-}
-
-void print_confusion(const Evaluation& e, const std::vector<std::string>& classes) {
-  std::cout << "confusion matrix (rows = true class, columns = predicted):\n";
-  for (int64_t a = 0; a < e.confusion.size(0); ++a) {
-    std::cout << std::setw(14) << classes[a].substr(0, 13);
-    for (int64_t b = 0; b < e.confusion.size(1); ++b) std::cout << std::setw(6) << e.confusion[a][b].item<int64_t>();
-    std::cout << "\n";
-  }
-}
-
-}  // namespace
 
 Runner add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -126,7 +82,7 @@ Runner add_train_command(CLI::App& app) {
     const FileLock lock(lock_file, "--out " + checkpoint.string());
     const auto seed = static_cast<uint64_t>(f->common.seed);
     seed_everything(seed);
-    auto splits = load(f->data, seed);
+    auto splits = load_data(f->data, seed);
     std::shared_ptr<TensorDataset> train = splits.train;
     if (f->train_images > 0 && f->train_images < train->size())
       train = std::make_shared<TensorDataset>(train->subset(torch::arange(f->train_images, torch::kLong)));
@@ -149,61 +105,6 @@ Runner add_train_command(CLI::App& app) {
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "
               << static_cast<int64_t>(result.images_seen / std::max(1e-9, result.train_seconds)) << " images/s\n"
               << "checkpoint: " << f->common.out << "\n";
-  };
-}
-
-Runner add_eval_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "eval", "Evaluate a classifier (checkpoint or TorchScript) on a dataset split: accuracy and confusion matrix");
-  cmd->footer("Example:\n  loupe eval --checkpoint lazy.pt --data coloured-fashion-mnist --split test");
-  struct Flags {
-    CommonFlags common;
-    DataFlags data;
-    ClassifierSource model;
-    std::string split = "test";
-  };
-  auto f = std::make_shared<Flags>();
-  add_classifier_flags(cmd, f->model);
-  add_data_flags(cmd, f->data);
-  cmd->add_option("--split", f->split, "validation or test")
-      ->check(CLI::IsMember({"validation", "test"}))
-      ->capture_default_str();
-  add_common_flags(cmd, f->common, "optional report folder (report.html + metrics.json)");
-  return [f] {
-    check_common_flags(f->common);
-    check_data_flags(f->data);
-    const auto device = resolve_device(f->common.device);
-    std::optional<OutputDir> report_folder;
-    if (!f->common.out.empty()) report_folder.emplace(f->common.out);
-    check_classifier_flags(f->model);
-    auto splits = load(f->data, static_cast<uint64_t>(f->common.seed));
-    const auto& data = f->split == "test" ? *splits.test : *splits.validation;
-    auto source = f->model;
-    source.probe_size = data.image_shape()[1];
-    auto [model, spec] = load_classifier(source);
-    model->to(device);
-    const std::string model_name = source.checkpoint.empty() ? source.model : source.checkpoint.string();
-    LOUPE_CHECK(data.image_shape()[0] == spec.in_channels, "--data ", f->data.name, ": images have ",
-                data.image_shape()[0], " channel(s) but model ", model_name, " expects ", spec.in_channels);
-    LOUPE_CHECK(data.num_classes() == spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
-                " classes but model ", model_name, " has ", spec.num_classes);
-    const auto e = evaluate_classifier(*model, data, device);
-    std::cout << spec.arch << " on " << f->data.name << " (" << f->split << ", " << data.size() << " images): accuracy "
-              << std::fixed << std::setprecision(4) << e.accuracy << ", loss " << e.loss << "\n";
-    print_confusion(e, data.class_names());
-    if (!f->common.out.empty()) {
-      report::Report r("Evaluation of " + fs::path(model_name).filename().string(), f->data.name + " · " + f->split);
-      r.section("Accuracy");
-      r.table({"",
-               {"model", "data", "split", "images", "accuracy", "loss"},
-               {{spec.arch, f->data.name, f->split, data.size(), e.accuracy, e.loss}}});
-      r.chart("Confusion matrix", report::heatmap("true class", "predicted", data.class_names(), data.class_names(),
-                                                  e.confusion, "images"));
-      r.metric("accuracy", e.accuracy);
-      r.metric("loss", e.loss);
-      r.write(f->common.out);
-      std::cout << "report: " << (fs::path(f->common.out) / "report.html").string() << "\n";
-    }
   };
 }
 

@@ -11,7 +11,7 @@ targets=("$@")
 
 packages=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopenblas0-pthread libpng-dev
   libjpeg-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libhdf5-dev
-  dataset-fashion-mnist)
+  libgloo-dev dataset-fashion-mnist)
 [ "$with_browser" = 1 ] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do

@@ -73,7 +73,7 @@ int run_cli(int argc, const char* const* argv) {
       "choices).");
   const std::vector<Runner> runners = {add_demo_command(app),  add_study_command(app),   add_train_command(app),
                                        add_eval_command(app),  add_explain_command(app), add_attack_command(app),
-                                       add_probe_command(app), add_data_command(app)};
+                                       add_probe_command(app), add_data_command(app),    add_merge_command(app)};
   std::string path;
   try {
     path = command_path(app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));

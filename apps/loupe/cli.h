@@ -38,7 +38,8 @@ Runner add_attack_command(CLI::App& app);  // `loupe attack` (cmd_attack.cpp)
 Runner add_probe_command(CLI::App& app);   // `loupe probe visualize|top|dissect|sae` (cmd_probe.cpp)
 Runner add_study_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
-Runner add_data_command(CLI::App& app);  // `loupe data anomalies` (cmd_data.cpp)
+Runner add_data_command(CLI::App& app);   // `loupe data anomalies` (cmd_data.cpp)
+Runner add_merge_command(CLI::App& app);  // `loupe merge` (cmd_merge.cpp)
 
 // `loupe study <name>`: each study registers its subcommand on `study` and returns it
 // with its runner; one file per study (cmd_study_<name>.cpp).

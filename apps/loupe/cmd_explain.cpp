@@ -14,11 +14,14 @@
 #include "loupe/core/error.h"
 #include "loupe/core/image.h"
 #include "loupe/core/output_dir.h"
+#include "loupe/core/progress.h"
 #include "loupe/core/shard.h"
 #include "loupe/data/image_folder.h"
+#include "loupe/data/image_stream.h"
 #include "loupe/explain/explainer.h"
 #include "loupe/report/report.h"
 #include "loupe/studies/compare.h"
+#include "loupe/studies/dataset_audit.h"
 #include "loupe/studies/explain_images.h"
 
 namespace loupe::cli {
@@ -46,9 +49,9 @@ struct ExplainFlags {
   ClassifierSource model;
   std::vector<std::string> images, methods, positional_methods;
   std::string tap, target = "top1", segmentation = "quickshift", masker = "auto", precision = "float", iou = "top:20",
-                   memory_format = "channels-last", shard;
+                   memory_format = "channels-last", shard, results = "auto";
   int64_t shards = 0;  // N of a Kubernetes Indexed Job (with JOB_COMPLETION_INDEX)
-  bool signed_maps = false, faithfulness = false;
+  bool signed_maps = false, faithfulness = false, resume = false;
   int64_t size = 0, batch = 32;
   PerturbationOptions p;
   GradientOptions g;
@@ -89,6 +92,93 @@ void check_explain_flags(const ExplainFlags& f, const std::vector<std::string>& 
   check_real("--noise", f.g.noise_level, 0, 10, "sigma as a fraction of each image's range");
 }
 
+// Above this many images, `--results auto` streams into results.h5.
+constexpr size_t kNpyImages = 256;
+
+// The flags that shape the maps, as JSON: a resume or a merge refuses results written
+// with others. Batch sizes and the memory format do not change the maps.
+std::string map_settings(const ExplainFlags& f) {
+  const auto& p = f.p;
+  report::json j = {{"size", f.size},
+                    {"tap", f.tap},
+                    {"signed", f.signed_maps},
+                    {"iou", f.iou},
+                    {"seed", f.common.seed},
+                    {"segmentation", f.segmentation},
+                    {"n_segments", p.segmentation.slic.n_segments},
+                    {"compactness", p.segmentation.slic.compactness},
+                    {"kernel_size", p.segmentation.quickshift.kernel_size},
+                    {"max_dist", p.segmentation.quickshift.max_dist},
+                    {"ratio", p.segmentation.quickshift.ratio},
+                    {"connect_segments", p.segmentation.quickshift.connect},
+                    {"grid_cell", p.segmentation.grid_cell},
+                    {"masker", f.masker},
+                    {"fill", p.fill_value},
+                    {"blur_size", p.blur_size},
+                    {"window", p.window},
+                    {"stride", p.stride},
+                    {"samples", p.samples},
+                    {"max_evals", p.max_evals},
+                    {"top_labels", p.top_labels},
+                    {"precision", f.precision},
+                    {"ig_steps", f.g.steps},
+                    {"smooth_samples", f.g.samples},
+                    {"noise", f.g.noise_level}};
+  return j.dump();
+}
+
+bool is_dataset_file(const std::vector<std::string>& images) {
+  return images.size() == 1 && (is_idx_images_path(images[0]) || is_hdf5_images_spec(images[0]));
+}
+
+// "npy" or "h5": auto streams IDX/HDF5 datasets and more than kNpyImages images.
+std::string results_mode(const ExplainFlags& f) {
+  const bool dataset = is_dataset_file(f.images);
+  LOUPE_CHECK(!(dataset && f.results == "npy"), "--results npy: ", f.images[0],
+              " is a dataset file; explain it with --results h5 (or auto)");
+  if (f.results != "auto") return f.results;
+  if (dataset) return "h5";
+  size_t files = 0;
+  for (const auto& p : f.images) files += list_images(p).size();
+  return files > kNpyImages ? "h5" : "npy";
+}
+
+// --results h5: the dataset streamed in batches into results.h5 (dataset_audit.h).
+void explain_dataset(const ExplainFlags& f, const CompareOptions& o, const Shard& shard) {
+  const auto device = resolve_device(f.common.device);
+  const OutputDir folder(f.common.out, OutputDirOptions().set_subfolders({"partial"}));
+  // The images' size first (a TorchScript model's probe needs it), then the model's channels.
+  const auto probe = open_image_stream(f.images, ImageStreamOptions().set_size(f.size));
+  auto source = f.model;
+  source.probe_size = probe->image_size() ? probe->image_size()->first : 224;
+  auto [model, spec] = load_classifier(source);
+  model->to(device);
+  set_channels_last(*model, f.memory_format == "channels-last");
+  auto images = open_image_stream(f.images, ImageStreamOptions().set_channels(spec.in_channels).set_size(f.size));
+  DatasetAuditOptions a;
+  a.compare = o;
+  a.target = f.target;
+  a.settings = map_settings(f);
+  a.batch = f.batch;
+  a.shard = shard;
+  a.resume = f.resume;
+  a.out = f.common.out;
+  a.model_name = f.model.checkpoint.empty() ? f.model.model : f.model.checkpoint.string();
+  for (const auto& input : f.images) a.inputs.push_back(fs::absolute(input).string());
+  a.size = f.size;
+  const auto done = audit_dataset(*model, spec, *images, a);
+  audit_report(done.results, images.get()).write(f.common.out);
+  if (!shard.whole())
+    std::cout << "shard " << shard.str() << ": " << done.images << " of " << images->size() << " images\n";
+  if (done.explained < done.images)
+    std::cout << "resumed: " << done.images - done.explained << " image(s) were done, " << done.explained
+              << " explained now\n";
+  std::cout << "explained " << done.images << " image(s) with " << join_names(o.methods) << " in "
+            << format_duration(done.seconds) << "\n"
+            << "results: " << done.results.string() << "\nreport: " << (fs::path(f.common.out) / "report.html").string()
+            << "\n";
+}
+
 }  // namespace
 
 Runner add_explain_command(CLI::App& app) {
@@ -113,7 +203,18 @@ Runner add_explain_command(CLI::App& app) {
                   "channels-last (faster convolutions; maps equal to the last bits) or contiguous")
       ->check(CLI::IsMember({"channels-last", "contiguous"}))
       ->capture_default_str();
-  cmd->add_option("--images", f->images, "image files or folders (PNG/JPEG)")->required();
+  cmd->add_option("--images", f->images,
+                  "image files or folders (PNG/JPEG), or one dataset file: IDX (*-images-idx3-ubyte[.gz]) or HDF5 "
+                  "(file.h5[:dataset], default dataset 'images')")
+      ->required();
+  cmd->add_option("--results", f->results,
+                  "npy: maps/<image>/<method>.npy and overlays, all images in memory; h5: the images streamed in "
+                  "batches of --batch into results.h5 (resumable with --resume; shards merge with loupe merge); "
+                  "auto: h5 for dataset files and more than 256 images")
+      ->check(CLI::IsMember({"auto", "npy", "h5"}))
+      ->capture_default_str();
+  cmd->add_flag("--resume", f->resume,
+                "--results h5: keep the batches an interrupted run finished in --out and explain the rest");
   cmd->add_option("--shard", f->shard,
                   "explain shard K/N of the images (those at positions i mod N = K of the sorted list; default: "
                   "from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX when set, else all)");
@@ -122,7 +223,8 @@ Runner add_explain_command(CLI::App& app) {
   cmd->add_option("--target", f->target, "top1 (each image's predicted class) or a class index")->capture_default_str();
   cmd->add_option("--tap", f->tap, "CAM methods: layer to explain (default: the model's last feature map)");
   cmd->add_flag("--signed", f->signed_maps, "keep negative evidence (maps in [-1,1], diverging colours)");
-  cmd->add_option("--batch", f->batch, "gradient methods: images per pass")->capture_default_str();
+  cmd->add_option("--batch", f->batch, "images per pass of the gradient methods, and per batch of --results h5")
+      ->capture_default_str();
   cmd->add_option("--perturbation-batch", f->p.batch_size, "perturbation methods: perturbed images per forward pass")
       ->capture_default_str();
   cmd->add_option("--samples", f->p.samples, "LIME / KernelSHAP / RISE samples per image (0 = method default)")
@@ -195,14 +297,18 @@ Runner add_explain_command(CLI::App& app) {
     // Checks every name before loading anything.
     for (const auto& m : methods) make_explainer(m, o.explain);
 
+    const auto shard = resolve_shard(f->shard.empty() ? std::nullopt : std::optional<std::string>(f->shard),
+                                     f->shards > 0 ? std::optional<int64_t>(f->shards) : std::nullopt);
+    const auto mode = results_mode(*f);
+    LOUPE_CHECK(!f->resume || mode == "h5",
+                "--resume: only runs with --results h5 resume (this one writes .npy files)");
+    if (mode == "h5") return explain_dataset(*f, o, shard);
     const auto device = resolve_device(f->common.device);
     const OutputDir folder(f->common.out, OutputDirOptions().set_subfolders({"maps", "overlays"}));
     ExplainImagesOptions run;
     for (const auto& p : f->images)
       for (const auto& file : list_images(p)) run.files.push_back(file);
     LOUPE_CHECK(!run.files.empty(), "--images: no PNG or JPEG images found in ", join_names(f->images));
-    const auto shard = resolve_shard(f->shard.empty() ? std::nullopt : std::optional<std::string>(f->shard),
-                                     f->shards > 0 ? std::optional<int64_t>(f->shards) : std::nullopt);
     const auto total = run.files.size();
     run.files = shard_items(shard, run.files);
     LOUPE_CHECK(!run.files.empty(), "shard ", shard.str(), " takes none of the ", total,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "loupe/core/colormap.h"
@@ -90,7 +91,8 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
   result.classes = classes.cpu();
   // One call per method: the target knows each image's class (per-sample targets).
   const Target explained = class_logits(result.classes), probability = class_probabilities(result.classes);
-  Progress progress("explain", static_cast<int64_t>(options.methods.size()), "method");
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace("explain", static_cast<int64_t>(options.methods.size()), "method");
   for (const auto& method : options.methods) {
     MethodRun run;
     run.method = method;
@@ -98,7 +100,7 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
     const auto start = std::chrono::steady_clock::now();
     run.attribution = explainer->explain(model, images, explained);
     run.seconds = seconds_since(start);
-    progress.advance(1, method);
+    if (progress) progress->advance(1, method);
     if (options.faithfulness) {
       const auto maps = run.attribution.maps;
       const auto del = deletion_curve(model, images, maps, probability, options.faithfulness_options);
@@ -111,7 +113,7 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
     }
     result.runs.push_back(std::move(run));
   }
-  progress.finish();
+  if (progress) progress->finish();
   const int64_t m = static_cast<int64_t>(result.runs.size());
   result.iou = torch::ones({n, m, m}, torch::kDouble);
   std::vector<torch::Tensor> binary;
@@ -126,14 +128,13 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
   return result;
 }
 
-void add_comparison_to_report(report::Report& r, const torch::Tensor& images, const std::vector<std::string>& names,
-                              const MethodComparison& c, const CompareOptions& options) {
+void add_maps_figure(report::Report& r, const std::string& caption, const torch::Tensor& images,
+                     const std::vector<std::string>& row_labels, const MethodComparison& c, bool signed_maps) {
   const int64_t n = images.size(0), m = static_cast<int64_t>(c.runs.size());
-  LOUPE_CHECK(static_cast<int64_t>(names.size()) == n, "image names: expected ", n, ", got ", names.size());
-  const bool signed_maps = options.explain.signed_maps;
+  LOUPE_CHECK(static_cast<int64_t>(row_labels.size()) == n, "row labels: expected ", n, ", got ", row_labels.size());
   const auto cmap = signed_maps ? Colormap::diverging : Colormap::jet;
-  // Figure: one row per image: the image, then one overlay per method. Large sets are cut
-  // into figures of 8 rows so each stays legible.
+  // One row per image: the image, then one overlay per method. Large sets are cut into
+  // figures of 8 rows so each stays legible.
   const int64_t cell = std::max<int64_t>(96, std::min<int64_t>(160, images.size(3)));
   for (int64_t first = 0; first < n; first += 8) {
     const int64_t last = std::min(n, first + 8);
@@ -149,15 +150,25 @@ void add_comparison_to_report(report::Report& r, const torch::Tensor& images, co
         cells.push_back(overlay_heatmap(rgb, signed_maps ? (map + 1) / 2 : map, 0.5, cmap));
         labels.push_back(i == first ? run.method : "");
       }
-      rows.push_back(names[i].substr(0, 14) + "\nclass " + std::to_string(c.classes[i].item<int64_t>()));
+      rows.push_back(row_labels[i]);
     }
-    const std::string caption =
-        n > 8 ? "Maps, images " + std::to_string(first + 1) + "-" + std::to_string(last) : std::string("Maps");
-    r.figure(caption, image_grid(cells, labels, GridOptions(m + 1).cell_size(cell), rows));
+    const std::string part =
+        n > 8 ? caption + ", images " + std::to_string(first + 1) + "-" + std::to_string(last) : caption;
+    r.figure(part, image_grid(cells, labels, GridOptions(m + 1).cell_size(cell), rows));
   }
   r.figure(signed_maps ? "Colour scale: -1 evidence against the class, 0 none (white), +1 evidence for it"
                        : "Colour scale: 0 no evidence, 1 the strongest evidence in the image",
            signed_maps ? colour_legend(cmap, "-1", "+1") : colour_legend(cmap, "0", "1"));
+}
+
+void add_comparison_to_report(report::Report& r, const torch::Tensor& images, const std::vector<std::string>& names,
+                              const MethodComparison& c, const CompareOptions& options) {
+  const int64_t n = images.size(0), m = static_cast<int64_t>(c.runs.size());
+  LOUPE_CHECK(static_cast<int64_t>(names.size()) == n, "image names: expected ", n, ", got ", names.size());
+  std::vector<std::string> rows;
+  for (int64_t i = 0; i < n; ++i)
+    rows.push_back(names[i].substr(0, 14) + "\nclass " + std::to_string(c.classes[i].item<int64_t>()));
+  add_maps_figure(r, "Maps", images, rows, c, options.explain.signed_maps);
 
   // Agreement: IoU of every method pair per image.
   if (m >= 2) {

@@ -26,6 +26,7 @@ struct CompareOptions {
   MapThreshold threshold = MapThreshold::top_percent(20);  // how maps are binarised for IoU
   bool faithfulness = false;                               // also deletion / insertion curves
   FaithfulnessOptions faithfulness_options;
+  bool progress = true;  // a progress bar over the methods
 
   // clang-format off
   CompareOptions& set_methods(std::vector<std::string> v) { methods = std::move(v); return *this; }
@@ -69,6 +70,11 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
 void add_comparison_to_report(report::Report& report, const torch::Tensor& images,
                               const std::vector<std::string>& names, const MethodComparison& comparison,
                               const CompareOptions& options);
+
+// The figure alone: one row per image (the image, then each method's overlay, rows
+// labelled `row_labels`), cut into figures of 8 rows, and the colour bar.
+void add_maps_figure(report::Report& report, const std::string& caption, const torch::Tensor& images,
+                     const std::vector<std::string>& row_labels, const MethodComparison& comparison, bool signed_maps);
 
 // Writes dir/<name>/<method>.npy (float32 [H,W]) for every image and method, and returns
 // the relative paths written, per image then method.

@@ -1,6 +1,8 @@
 // loupe train
 #include <torch/torch.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -14,6 +16,7 @@
 #include "loupe/models/checkpoint.h"
 #include "loupe/report/report.h"
 #include "loupe/train/classifier.h"
+#include "loupe/train/distributed.h"
 #include "objective_flags.h"
 
 namespace loupe::cli {
@@ -23,14 +26,17 @@ Runner add_train_command(CLI::App& app) {
       "train", "Train a classifier from the zoo (or fine-tune a TorchScript model) on a named dataset");
   cmd->footer(
       "Examples:\n  loupe train --data coloured-fashion-mnist --model small_cnn --epochs 1 --out lazy.pt\n"
-      "  loupe train --data coloured-fashion-mnist --objective edge-saliency --lambda 1 --epochs 3 --out edges.pt");
+      "  loupe train --data coloured-fashion-mnist --objective edge-saliency --lambda 1 --epochs 3 --out edges.pt\n"
+      "  torchrun --nproc-per-node 2 --no-python loupe train --distributed --data coloured-fashion-mnist "
+      "--out ddp.pt   (see docs/distributed.md)");
   struct Flags {
     CommonFlags common{"auto", 0, "model.pt"};
     DataFlags data;
     std::string model = "small_cnn", optimizer = "adam";
     double lr = 1e-3;
     int64_t epochs = 1, batch = 128, train_images = 0;
-    bool resume = false;
+    bool resume = false, distributed = false;
+    double dist_timeout = 300;
     std::string objective = "ce";
     ObjectiveFlags objective_flags;
   };
@@ -46,10 +52,18 @@ Runner add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", f->lr, "learning rate")->capture_default_str();
   cmd->add_option("--epochs", f->epochs, "epochs")->capture_default_str();
-  cmd->add_option("--batch", f->batch, "batch size")->capture_default_str();
+  cmd->add_option("--batch", f->batch, "batch size (per rank with --distributed)")->capture_default_str();
   cmd->add_option("--train-images", f->train_images, "use only the first N training images (0 = all)")
       ->capture_default_str();
-  cmd->add_flag("--resume", f->resume, "continue from the checkpoint at --out if it exists");
+  cmd->add_flag("--resume", f->resume,
+                "continue from the checkpoint at --out if it exists (with any number of ranks: its epochs carry over)");
+  cmd->add_flag("--distributed", f->distributed,
+                "data-parallel training, one process per rank, with the rendezvous torchrun or Slurm sets: "
+                "MASTER_ADDR, MASTER_PORT, RANK or SLURM_PROCID, WORLD_SIZE or SLURM_NTASKS (Gloo on the CPU); "
+                "rank 0 writes --out; OMP_NUM_THREADS, if set, is each rank's thread count");
+  cmd->add_option("--dist-timeout", f->dist_timeout,
+                  "seconds to wait for the other ranks (rendezvous and every collective) before failing")
+      ->capture_default_str();
   cmd->add_option("--objective", f->objective,
                   "ce (cross-entropy), focal (CE·(1-p)^gamma), input-grad (CE + lambda·|grad_x CE|^2), edge-saliency "
                   "(CE + lambda·saliency off the Sobel edges), occlusion (a random black square per image) or "
@@ -75,11 +89,35 @@ Runner add_train_command(CLI::App& app) {
     const fs::path checkpoint = f->common.out;
     LOUPE_CHECK(!fs::is_directory(checkpoint), "--out ", checkpoint.string(),
                 ": is a folder; expected the checkpoint file to write, e.g. ", (checkpoint / "model.pt").string());
-    const auto device = resolve_device(f->common.device);
-    // One training per checkpoint at a time; creating the lock also proves the folder writable.
+    check_positive("--dist-timeout", f->dist_timeout, 86400);
+    auto device = resolve_device(f->common.device);
+    std::optional<Rendezvous> rendezvous;
+    if (f->distributed) {
+      rendezvous = rendezvous_from_environment();
+      // torchrun and srun start one process per device: LOCAL_RANK picks it.
+      if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(rendezvous->local_rank));
+      // Ranks sharing a machine share its cores (loupe otherwise takes them all).
+      if (const char* threads = std::getenv("OMP_NUM_THREADS"); threads && *threads) {
+        char* end = nullptr;
+        const long n = std::strtol(threads, &end, 10);
+        LOUPE_CHECK(*end == '\0' && n >= 1 && n <= 4096, "OMP_NUM_THREADS '", threads,
+                    "': expected a whole number of threads in 1..4096");
+        torch::set_num_threads(static_cast<int>(n));
+        // As init_threads(): subnormals flushed on every intra-op thread, new ones included.
+        at::parallel_for(0, n, 1, [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
+      }
+    }
+    const bool main_rank = !rendezvous || rendezvous->rank == 0;
+    // One training per checkpoint at a time; creating the lock also proves the folder
+    // writable. Rank 0 alone writes --out, so it alone locks it.
     fs::path lock_file = checkpoint;
     lock_file += ".lock";
-    const FileLock lock(lock_file, "--out " + checkpoint.string());
+    std::optional<FileLock> lock;
+    if (main_rank) lock.emplace(lock_file, "--out " + checkpoint.string());
+    std::shared_ptr<ProcessGroup> group;
+    if (rendezvous)
+      group = std::make_shared<ProcessGroup>(*rendezvous, device,
+                                             std::chrono::milliseconds(static_cast<int64_t>(f->dist_timeout * 1000)));
     const auto seed = static_cast<uint64_t>(f->common.seed);
     seed_everything(seed);
     auto splits = load_data(f->data, seed);
@@ -98,8 +136,10 @@ Runner add_train_command(CLI::App& app) {
     t.seed = seed;
     t.checkpoint = checkpoint;
     t.resume = f->resume;
+    t.group = group;
     const auto* val = splits.validation.get();
     const auto result = train_with_objective(*model, spec, *train, val, t, device, objective);
+    if (!main_rank) return;
     const auto& last = result.history.back();
     std::cout << "trained " << spec.arch << " on " << f->data.name << ": validation accuracy " << std::fixed
               << std::setprecision(4) << last.value("val_accuracy") << " after " << last.epoch << " epoch(s); "

@@ -8,6 +8,7 @@
 #include "loupe/core/error.h"
 #include "loupe/models/checkpoint.h"
 #include "loupe/train/classifier.h"
+#include "loupe/train/distributed.h"
 
 namespace loupe {
 
@@ -66,14 +67,22 @@ class LffObjective : public Objective {
         ema_d_(train.size(), o.ema_alpha, device),
         validation_(debiased, val, eval_batch) {}
 
-  void step(const Batch& batch, const TrainContext&, const Optimizers& optimizers, StepLog& log) override {
+  void step(const Batch& batch, const TrainContext& ctx, const Optimizers& optimizers, StepLog& log) override {
     LOUPE_CHECK(batch.indices.defined(), "LfF: batches need their sample indices (run it on the training loop)");
     const auto& y = batch.labels;
     const auto logits_d = debiased_.forward(batch.images), logits_b = biased_.forward(batch.images);
     const auto none = F::CrossEntropyFuncOptions().reduction(torch::kNone);
     const auto ce_d = F::cross_entropy(logits_d, y, none), ce_b = F::cross_entropy(logits_b, y, none);
-    ema_b_.update(batch.indices, ce_b.detach());
-    ema_d_.update(batch.indices, ce_d.detach());
+    if (ctx.group) {
+      // Every rank keeps the averages of every sample, as one process with the global batch.
+      const auto indices = ctx.group->all_gather(batch.indices);
+      const auto losses = ctx.group->all_gather(torch::stack({ce_b.detach(), ce_d.detach()}, 1));
+      ema_b_.update(indices, losses.select(1, 0));
+      ema_d_.update(indices, losses.select(1, 1));
+    } else {
+      ema_b_.update(batch.indices, ce_b.detach());
+      ema_d_.update(batch.indices, ce_d.detach());
+    }
     const auto weight = relative_difficulty(ema_b_.normalised(batch.indices, labels_, classes_),
                                             ema_d_.normalised(batch.indices, labels_, classes_))
                             .detach();

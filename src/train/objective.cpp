@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "loupe/core/error.h"
+#include "loupe/train/distributed.h"
 
 namespace loupe {
 
@@ -27,8 +28,33 @@ void Optimizers::zero_grad() const {
   for (const auto& [name, o] : items_) o->zero_grad();
 }
 
+namespace {
+
+std::vector<torch::Tensor> optimised_parameters(const torch::optim::Optimizer& optimizer) {
+  std::vector<torch::Tensor> out;
+  for (const auto& group : optimizer.param_groups())
+    out.insert(out.end(), group.params().begin(), group.params().end());
+  return out;
+}
+
+}  // namespace
+
 void Optimizers::step() const {
+  if (group_) {
+    std::vector<torch::Tensor> parameters;
+    for (const auto& [name, o] : items_) {
+      const auto own = optimised_parameters(*o);
+      parameters.insert(parameters.end(), own.begin(), own.end());
+    }
+    group_->average_gradients(parameters);
+  }
   for (const auto& [name, o] : items_) o->step();
+}
+
+void Optimizers::step(const std::string& name) const {
+  auto& optimizer = get(name);
+  if (group_) group_->average_gradients(optimised_parameters(optimizer));
+  optimizer.step();
 }
 
 torch::Tensor Objective::loss(const Batch&, const TrainContext&, StepLog&) {

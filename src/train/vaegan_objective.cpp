@@ -70,21 +70,19 @@ void VaeGanObjective::step(const Batch& batch, const TrainContext& /*ctx*/, cons
   // A diverged loss is reported by the trainer, before anything is stepped.
   if (!std::isfinite(log.value("loss"))) return;
 
-  auto& autoencoder = optimizers.get(kAutoencoderModule);
-  autoencoder.zero_grad();
+  optimizers.get(kAutoencoderModule).zero_grad();
   loss.backward();
-  autoencoder.step();
+  optimizers.step(kAutoencoderModule);
   if (!gan) return;
 
   // The discriminator on the same images, the reconstruction detached. D(x) is reused:
   // the autoencoder's loss holds L_D detached, so its graph is untouched.
-  auto& discriminator = optimizers.get(kDiscriminatorModule);
-  discriminator.zero_grad();
+  optimizers.get(kDiscriminatorModule).zero_grad();
   const auto& real = d_real;
   const auto fake = discriminator_->forward(recon_images.detach());
   const auto d_loss = bce_to(real, 0) + bce_to(fake, 1);
   d_loss.backward();
-  discriminator.step();
+  optimizers.step(kDiscriminatorModule);
   // D's output is P(reconstruction): its mean on real images and on reconstructions.
   log_batch_means(
       log,

@@ -16,25 +16,32 @@ class Optimizer;
 
 namespace loupe {
 
+class ProcessGroup;  // train/distributed.h
+
 struct TrainContext {
   torch::Device device = torch::kCPU;
-  int64_t step = 0;             // 0-based optimiser step over the whole run
-  int64_t epoch = 1;            // 1-based
-  int64_t epochs = 1;           // epochs the run will reach
-  double epoch_seconds = 0;     // since this epoch's first step (for end_epoch)
+  int64_t step = 0;               // 0-based optimiser step over the whole run
+  int64_t epoch = 1;              // 1-based
+  int64_t epochs = 1;             // epochs the run will reach
+  double epoch_seconds = 0;       // since this epoch's first step (for end_epoch)
+  ProcessGroup* group = nullptr;  // the data-parallel group (train/distributed.h); null = one process
 };
 
-// The run's optimisers by name, in the order the trainer was given them.
+// The run's optimisers by name, in the order the trainer was given them. In data-parallel
+// training every step averages the stepped parameters' gradients over the ranks first.
 class Optimizers {
  public:
   void add(std::string name, torch::optim::Optimizer* optimizer);
   torch::optim::Optimizer& get(const std::string& name) const;  // loupe::Error for unknown names
   const std::vector<std::pair<std::string, torch::optim::Optimizer*>>& all() const { return items_; }
+  void set_group(ProcessGroup* group) { group_ = group; }  // null = one process
   void zero_grad() const;
-  void step() const;
+  void step() const;                         // every optimiser
+  void step(const std::string& name) const;  // that one only (a GAN's alternating updates)
 
  private:
   std::vector<std::pair<std::string, torch::optim::Optimizer*>> items_;
+  ProcessGroup* group_ = nullptr;
 };
 
 class Objective {

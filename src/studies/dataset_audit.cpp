@@ -73,9 +73,10 @@ std::vector<Part> finished_parts(const fs::path& dir, const audit::Header& h, co
     try {
       const auto f = h5::File::open(path);
       const auto other = audit::read_header(f);
-      const auto diff = audit::difference(h, other);
+      const auto diff = audit::difference(other, h);
       LOUPE_CHECK(diff.empty() && other.shard.index == h.shard.index, "--resume: ", path.string(),
-                  " belongs to another audit (", diff.empty() ? "shard " + other.shard.str() : diff,
+                  " belongs to another audit (that file vs this run: ",
+                  diff.empty() ? "shard " + other.shard.str() + " vs " + h.shard.str() : diff,
                   "); use another --out, or run without --resume to start over");
       p.first = f.attr_int("part_first");
       p.count = audit::row_count(f, other);
@@ -207,9 +208,9 @@ DatasetAuditResult audit_dataset(TappedModel& model, const ModelSpec& spec, Imag
   } else if (fs::exists(result.results, ec)) {
     // A finished run: nothing to explain if it is this audit.
     const auto f = h5::File::open(result.results);
-    const auto diff = audit::difference(h, audit::read_header(f));
-    LOUPE_CHECK(diff.empty(), "--resume: ", result.results.string(), " holds another audit (", diff,
-                "); use another --out");
+    const auto diff = audit::difference(audit::read_header(f), h);
+    LOUPE_CHECK(diff.empty(), "--resume: ", result.results.string(),
+                " holds another audit (that file vs this run: ", diff, "); use another --out");
     LOUPE_CHECK(audit::row_count(f, h) == m, result.results.string(), ": holds ", audit::row_count(f, h),
                 " images, the shard has ", m, " (damaged file); run without --resume");
     result.seconds = seconds_since(start);
@@ -271,7 +272,8 @@ int64_t merge_audit_results(const std::vector<fs::path>& shard_dirs, const fs::p
     headers.push_back(audit::read_header(files.back()));
     const auto& h = headers.back();
     const auto diff = audit::difference(headers.front(), h);
-    LOUPE_CHECK(diff.empty(), dir.string(), ": another audit than ", shard_dirs.front().string(), " (", diff, ")");
+    LOUPE_CHECK(diff.empty(), dir.string(), ": another audit than ", shard_dirs.front().string(), " (",
+                shard_dirs.front().string(), " vs ", dir.string(), ": ", diff, ")");
     const auto [it, fresh] = by_index.emplace(h.shard.index, dir);
     LOUPE_CHECK(fresh, "shard ", h.shard.str(), " is given twice: ", it->second.string(), " and ", dir.string(),
                 " (they overlap)");

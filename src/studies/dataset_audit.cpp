@@ -176,12 +176,16 @@ void write_h5_atomically(const fs::path& path, const audit::Header& h, Fill fill
   check_output_path(path);
   fs::path tmp = path;
   tmp += ".tmp";
-  {
+  try {
     auto f = h5::File::create(tmp);
     audit::write_header(f, h);
     audit::create_rows(f, h);
     fill(f);
     f.close();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
   }
   fs::rename(tmp, path);
 }

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Installs what loupe needs from Debian 12's archive (only what is missing), then
 # configures and builds the given targets in ./build with Ninja (and ccache).
-# Usage: scripts/setup.sh [--with-browser] TARGET...
+# Usage: scripts/setup.sh [--with-browser] [--with-slurm] TARGET...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_browser=0
-if [ "${1:-}" = "--with-browser" ]; then with_browser=1; shift; fi
+with_slurm=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-browser) with_browser=1; shift ;;
+    --with-slurm) with_slurm=1; shift ;;  # the test suite's single-node Slurm cluster
+    *) break ;;
+  esac
+done
 targets=("$@")
 
 packages=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopenblas0-pthread libpng-dev
   libjpeg-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libhdf5-dev
   libgloo-dev dataset-fashion-mnist)
 [ "$with_browser" = 1 ] && packages+=(chromium)
+[ "$with_slurm" = 1 ] && packages+=(slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

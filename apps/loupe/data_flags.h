@@ -17,8 +17,10 @@ struct DataFlags {
   int64_t test_offset = 5;
 };
 
-inline void add_data_flags(CLI::App* cmd, DataFlags& d) {
-  cmd->add_option("--data", d.name, "dataset name")->required()->check(CLI::IsMember(dataset_names()));
+// `required` false: the command has another source of images (eval's --images).
+inline CLI::Option* add_data_flags(CLI::App* cmd, DataFlags& d, bool required = true) {
+  auto* data =
+      cmd->add_option("--data", d.name, "dataset name")->required(required)->check(CLI::IsMember(dataset_names()));
   cmd->add_option("--data-dir", d.dir,
                   "folder with the IDX files (mnist; fashion-mnist defaults to /usr/share/datasets/fashion-mnist) "
                   "or the image-folder root (folder)");
@@ -26,6 +28,7 @@ inline void add_data_flags(CLI::App* cmd, DataFlags& d) {
       ->capture_default_str();
   cmd->add_option("--test-offset", d.test_offset, "coloured datasets: test colour of class c is (c+offset) mod 10")
       ->capture_default_str();
+  return data;
 }
 
 inline void check_data_flags(const DataFlags& d) {

@@ -308,6 +308,30 @@ void write_idx(const fs::path& path, const torch::Tensor& data, uint32_t magic) 
 
 torch::Tensor ImageStream::labels(const std::vector<int64_t>&) { fail(describe(), ": has no labels"); }
 
+StreamDataset::StreamDataset(ImageStream& stream, int64_t num_classes) : stream_(stream) {
+  LOUPE_CHECK(stream.has_labels(), stream.describe(),
+              ": has no labels (expected an IDX file with its labels-idx1 twin, class folders, or an HDF5 "
+              "'labels' dataset)");
+  classes_ = stream.class_names();
+  if (classes_.empty())
+    for (int64_t k = 0; k < num_classes; ++k) classes_.push_back(std::to_string(k));
+  LOUPE_CHECK(static_cast<int64_t>(classes_.size()) == num_classes, stream.describe(), ": ", classes_.size(),
+              " class folders but the model has ", num_classes, " classes");
+  const auto first = stream.read({0});
+  shape_ = {first.size(1), first.size(2), first.size(3)};
+}
+
+Batch StreamDataset::get(const torch::Tensor& indices) const {
+  const auto idx = indices.to(torch::kLong).contiguous();
+  const std::vector<int64_t> positions(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+  Batch b{stream_.read(positions), stream_.labels(positions)};
+  const auto bad = (b.labels < 0).logical_or(b.labels >= static_cast<int64_t>(classes_.size())).nonzero();
+  LOUPE_CHECK(bad.numel() == 0, stream_.id(positions[static_cast<size_t>(bad.numel() ? bad[0][0].item<int64_t>() : 0)]),
+              ": label ", bad.numel() ? b.labels[bad[0][0]].item<int64_t>() : 0, " outside the model's ",
+              classes_.size(), " classes");
+  return b;
+}
+
 bool is_idx_images_path(const fs::path& path) {
   const auto name = path.filename().string();
   return ends_with(name, "idx3-ubyte") || ends_with(name, "idx3-ubyte.gz");

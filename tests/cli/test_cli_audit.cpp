@@ -138,3 +138,36 @@ TEST(CliAudit, ShardsFromSlurmVariablesMergeIntoTheWholeRun) {
 
 }  // namespace
 }  // namespace loupe
+
+namespace loupe {
+namespace {
+
+TEST(CliAudit, EvalStreamsAnIdxFileToTheInMemoryNumbers) {
+  test::TempDir dir;
+  test::write_shape_digits(dir.path(), "train", 40, 1);
+  test::write_shape_digits(dir.path(), "t10k", 30, 2);
+  torch::manual_seed(0);
+  const ModelSpec spec{"small_cnn", 1, 10};
+  auto model = make_model(spec);
+  const auto checkpoint = dir.path() / "m.pt";
+  save_checkpoint(checkpoint, {{kClassifierModule, model.get(), spec_json(spec)}}, {}, {});
+  const auto in_memory = test::run_command("eval", {"--checkpoint", checkpoint.string(), "--data", "mnist",
+                                                    "--data-dir", dir.path().string(), "--split", "test"});
+  ASSERT_EQ(in_memory.code, 0) << in_memory.err;
+  const auto streamed = test::run_command(
+      "eval", {"--checkpoint", checkpoint.string(), "--images", (dir.path() / "t10k-images-idx3-ubyte").string(),
+               "--batch", "7", "--out", (dir.path() / "report").string()});
+  ASSERT_EQ(streamed.code, 0) << streamed.err;
+  // "accuracy A, loss L" and the confusion matrix: the same text after the data's name.
+  const auto tail = [](const std::string& s) { return s.substr(s.find("30 images)")); };
+  EXPECT_EQ(tail(streamed.out).substr(0, tail(streamed.out).find("report:")), tail(in_memory.out));
+  EXPECT_TRUE(fs::exists(dir.path() / "report" / "report.html"));
+  const auto unlabelled = dir.path() / "u-images-idx3-ubyte";
+  fs::copy_file(dir.path() / "t10k-images-idx3-ubyte", unlabelled);
+  const auto none = test::run_command("eval", {"--checkpoint", checkpoint.string(), "--images", unlabelled.string()});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_TRUE(test::contains(none.err, "has no labels")) << none.err;
+}
+
+}  // namespace
+}  // namespace loupe

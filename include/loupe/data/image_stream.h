@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "loupe/core/fs.h"
+#include "loupe/data/dataset.h"
 
 namespace loupe {
 
@@ -55,6 +56,23 @@ class ImageStream {
 // unsupported HDF5 layouts are loupe::Errors naming the input.
 std::unique_ptr<ImageStream> open_image_stream(const std::vector<std::string>& inputs,
                                                const ImageStreamOptions& options);
+
+// A labelled stream as a Dataset (`loupe eval --images` streams through it): get()
+// reads only the asked batch. Labels outside [0, num_classes) are errors naming the
+// image; class names are the stream's (class folders) or "0".."K-1".
+class StreamDataset : public Dataset {
+ public:
+  StreamDataset(ImageStream& stream, int64_t num_classes);
+  int64_t size() const override { return stream_.size(); }
+  Batch get(const torch::Tensor& indices) const override;
+  std::vector<std::string> class_names() const override { return classes_; }
+  std::array<int64_t, 3> image_shape() const override { return shape_; }
+
+ private:
+  ImageStream& stream_;
+  std::vector<std::string> classes_;
+  std::array<int64_t, 3> shape_{};
+};
 
 // True for a path named like an IDX images file ("*idx3-ubyte", "*idx3-ubyte.gz").
 bool is_idx_images_path(const fs::path& path);

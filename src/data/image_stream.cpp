@@ -248,6 +248,8 @@ class H5Stream : public ImageStream {
       size_t run = 1;
       while (k + run < positions.size() && positions[k + run] == positions[k] + static_cast<int64_t>(run)) ++run;
       auto rows = file_.read(dataset_, positions[k], static_cast<int64_t>(run));
+      if (rows.is_floating_point())
+        check_finite(rows, path_.string() + ":" + dataset_ + " rows from " + std::to_string(positions[k]));
       if (channels_last_) {
         if (rows.dim() == 3) rows = rows.unsqueeze(3);
         rows = rows.permute({0, 3, 1, 2}).to(torch::kFloat) / 255.0;

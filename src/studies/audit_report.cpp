@@ -154,14 +154,19 @@ report::Report audit_report(const fs::path& results_file, ImageStream* images) {
   r.section("Predictions");
   const auto predicted = f.read_all("predicted");
   const auto probability = f.read_all("probability");
+  // Every class, or the 30 most predicted of many.
   const auto counts = torch::bincount(predicted, {}, h.num_classes).to(torch::kDouble);
+  const int64_t shown = std::min<int64_t>(h.num_classes, 30);
+  const auto order = h.num_classes > shown ? counts.argsort(0, true).slice(0, 0, shown) : torch::arange(shown);
   std::vector<std::string> classes;
-  for (int64_t k = 0; k < h.num_classes; ++k) classes.push_back(std::to_string(k));
-  r.chart(
-      "Images per predicted class",
-      report::bar_chart(
-          "class", "images", classes,
-          {{"images", std::vector<double>(counts.data_ptr<double>(), counts.data_ptr<double>() + counts.numel())}}));
+  std::vector<double> bars;
+  for (int64_t k = 0; k < shown; ++k) {
+    const int64_t c = order[k].item<int64_t>();
+    classes.push_back(std::to_string(c));
+    bars.push_back(counts[c].item<double>());
+  }
+  r.chart(h.num_classes > shown ? "Images per predicted class (the 30 most predicted)" : "Images per predicted class",
+          report::bar_chart("class", "images", classes, {{"images", bars}}));
   std::string summary = "Mean probability of the explained class: " + fixed(probability.mean().item<double>(), 3) + ".";
   r.metric("mean_probability", probability.mean().item<double>());
   if (h.labels) {

@@ -304,7 +304,10 @@ int64_t merge_audit_results(const std::vector<fs::path>& shard_dirs, const fs::p
   // shard in step keep memory bounded.
   auto merged = first;
   merged.shard = Shard{};
-  const int64_t n = first.shard.count, block = 256;
+  // About 64 MiB of maps per block across the shards.
+  const int64_t n = first.shard.count;
+  const int64_t row_bytes = static_cast<int64_t>(first.methods.size()) * first.height * first.width * 4 + 64;
+  const int64_t block = std::clamp<int64_t>((int64_t{64} << 20) / (n * row_bytes), 1, 4096);
   std::vector<size_t> file_of(static_cast<size_t>(n));
   for (size_t i = 0; i < headers.size(); ++i) file_of[static_cast<size_t>(headers[i].shard.index)] = i;
   const auto path = out / kResultsFile;

@@ -228,18 +228,27 @@ DatasetAuditResult audit_dataset(TappedModel& model, const ModelSpec& spec, Imag
   for (const auto& [a, b] : todo) remaining += b - a;
   std::unique_ptr<Progress> bar;
   if (!o.quiet) bar = std::make_unique<Progress>("explain", remaining, "img");
-  for (const auto& [a, b] : todo) {
-    const std::vector<int64_t> batch(positions.begin() + a, positions.begin() + b);
-    const auto rows = explain_batch(model, images, batch, o, h);
-    auto part_header = h;
-    const auto path = partial / part_name(a);
-    write_h5_atomically(path, part_header, [&](h5::File& f) {
-      f.set_attr("part_first", a);
-      audit::append_rows(f, h, rows);
-    });
-    parts.push_back({path, a, b - a});
-    result.explained += b - a;
-    if (bar) bar->advance(b - a);
+  try {
+    for (const auto& [a, b] : todo) {
+      const std::vector<int64_t> batch(positions.begin() + a, positions.begin() + b);
+      const auto rows = explain_batch(model, images, batch, o, h);
+      const auto path = partial / part_name(a);
+      write_h5_atomically(path, h, [&](h5::File& f) {
+        f.set_attr("part_first", a);
+        audit::append_rows(f, h, rows);
+      });
+      parts.push_back({path, a, b - a});
+      result.explained += b - a;
+      if (bar) bar->advance(b - a);
+    }
+  } catch (const Error& e) {
+    // Nothing finished: nothing left behind. Else the finished batches stay for --resume.
+    if (parts.empty()) {
+      fs::remove_all(partial, ec);
+      throw;
+    }
+    fail(e.what(), " (the ", parts.size(), " batch(es) finished before are kept in ", partial.string(),
+         ": once the cause is mended, --resume continues from them)");
   }
   if (bar) bar->finish();
 

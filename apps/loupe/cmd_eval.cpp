@@ -94,7 +94,7 @@ Runner add_eval_command(CLI::App& app) {
                 data.image_shape()[0], " channel(s) but model ", model_name, " expects ", spec.in_channels);
     LOUPE_CHECK(data.num_classes() == spec.num_classes, "--data ", f->data.name, ": ", data.num_classes(),
                 " classes but model ", model_name, " has ", spec.num_classes);
-    const auto e = evaluate_classifier(*model, data, device, f->batch);
+    const auto e = evaluate_classifier(*model, data, device, f->batch, /*progress=*/true);
     std::cout << spec.arch << " on " << data_name << " (" << split << ", " << data.size() << " images): accuracy "
               << std::fixed << std::setprecision(4) << e.accuracy << ", loss " << e.loss << "\n";
     print_confusion(e, data.class_names());

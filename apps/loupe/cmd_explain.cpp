@@ -138,8 +138,13 @@ std::string results_mode(const ExplainFlags& f) {
               " is a dataset file; explain it with --results h5 (or auto)");
   if (f.results != "auto") return f.results;
   if (dataset) return "h5";
+  // A missing file is reported by the run itself, after --out is taken (as before).
   size_t files = 0;
-  for (const auto& p : f.images) files += list_images(p).size();
+  try {
+    for (const auto& p : f.images) files += list_images(p).size();
+  } catch (const Error&) {
+    return "npy";
+  }
   return files > kNpyImages ? "h5" : "npy";
 }
 

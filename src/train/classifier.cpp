@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "loupe/core/error.h"
+#include "loupe/core/progress.h"
 #include "loupe/metrics/classification.h"
 
 namespace loupe {
@@ -76,10 +78,11 @@ TrainResult train_classifier(TappedModel& model, const ModelSpec& spec, const Da
   const auto optimizer = make_optimizer(model.parameters(), options.optimizer);
   CrossEntropyObjective objective(model, val, std::max<int64_t>(options.batch_size, 256), loss);
   return loupe::train({{{kClassifierModule, &model, spec_json(spec)}}, {{kClassifierModule, optimizer.get()}}}, train,
-               objective, TrainOptions(options).set_min_batch(std::min<int64_t>(2, options.batch_size)), device);
+                      objective, TrainOptions(options).set_min_batch(std::min<int64_t>(2, options.batch_size)), device);
 }
 
-Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::Device device, int64_t batch_size) {
+Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::Device device, int64_t batch_size,
+                               bool progress) {
   LOUPE_CHECK(batch_size >= 1, "evaluation batch size ", batch_size, ": expected at least 1");
   LOUPE_CHECK(data.size() > 0, "evaluation data is empty; expected at least one image");
   const int64_t n = data.size(), k = data.num_classes();
@@ -90,6 +93,8 @@ Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::D
 
   std::vector<torch::Tensor> predictions, labels;
   double loss_sum = 0;
+  std::optional<Progress> bar;
+  if (progress) bar.emplace("eval", n, "img");
   for (int64_t first = 0; first < n; first += batch_size) {
     const Batch batch = data.get(torch::arange(first, std::min(n, first + batch_size), torch::kLong));
     const torch::Tensor y = batch.labels.to(device);
@@ -101,7 +106,9 @@ Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::D
                     .item<double>();
     predictions.push_back(logits.argmax(1).cpu());
     labels.push_back(batch.labels);
+    if (bar) bar->advance(batch.labels.size(0));
   }
+  if (bar) bar->finish();
   model.train(was_training);
 
   Evaluation e;

@@ -52,7 +52,9 @@ struct Evaluation {
 };
 
 // Runs the model over the dataset in eval mode without gradients (restoring the
-// model's mode afterwards); loss is the mean cross-entropy.
-Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::Device device, int64_t batch_size = 256);
+// model's mode afterwards); loss is the mean cross-entropy. Batches are read from `data`
+// one at a time (a StreamDataset streams them); `progress` draws a bar on a terminal.
+Evaluation evaluate_classifier(TappedModel& model, const Dataset& data, torch::Device device, int64_t batch_size = 256,
+                               bool progress = false);
 
 }  // namespace loupe

@@ -10,6 +10,7 @@
 #include "common.h"
 #include "data_flags.h"
 #include "loupe/cli.h"
+#include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/core/output_dir.h"
 #include "loupe/data/registry.h"
@@ -102,9 +103,7 @@ Runner add_train_command(CLI::App& app) {
         const long n = std::strtol(threads, &end, 10);
         LOUPE_CHECK(*end == '\0' && n >= 1 && n <= 4096, "OMP_NUM_THREADS '", threads,
                     "': expected a whole number of threads in 1..4096");
-        torch::set_num_threads(static_cast<int>(n));
-        // As init_threads(): subnormals flushed on every intra-op thread, new ones included.
-        at::parallel_for(0, n, 1, [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
+        set_threads(static_cast<int>(n));
       }
     }
     const bool main_rank = !rendezvous || rendezvous->rank == 0;

@@ -72,9 +72,8 @@ void ensure_initialised() {
   });
 }
 
-void init_threads() {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  torch::set_num_threads(static_cast<int>(cores));
+void set_threads(int n) {
+  torch::set_num_threads(std::max(1, n));
   // Subnormal floats are ~10x slower on x86, and training a small CNN on coloured
   // images makes some (measured: 10% faster training on ColouredFashionMNIST).
   // Flush them to zero on every intra-op thread: the flag is per thread, and ATen's
@@ -82,6 +81,11 @@ void init_threads() {
   const int64_t threads = torch::get_num_threads();
   at::parallel_for(0, threads, 1, [](int64_t, int64_t) { at::globalContext().setFlushDenormal(true); });
   at::globalContext().setFlushDenormal(true);
+}
+
+void init_threads() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  set_threads(static_cast<int>(cores));
   // OpenBLAS (Debian's BLAS behind LibTorch) keeps its own thread pool, which
   // oversubscribes the cores under LibTorch's threads: one BLAS thread made a
   // FashionMNIST epoch 19% faster on 2 cores. Looked up at run time so loupe

@@ -18,6 +18,9 @@ torch::Device resolve_device(const std::string& spec);
 // Called once at start-up by the CLI and the benchmarks, and by the library itself on
 // first use (see below).
 void init_threads();
+// LibTorch's intra-op threads set to n (at least 1), with subnormals flushed to zero on
+// every one of them (init_threads uses it with every core).
+void set_threads(int n);
 
 // A program that links loupe gets init_threads() on its first use of the library
 // (making or loading a model, making an explainer), once; without it LibTorch runs

@@ -2,7 +2,6 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -10,7 +9,6 @@
 #include "common.h"
 #include "data_flags.h"
 #include "loupe/cli.h"
-#include "loupe/core/device.h"
 #include "loupe/core/error.h"
 #include "loupe/core/output_dir.h"
 #include "loupe/data/registry.h"
@@ -97,14 +95,6 @@ Runner add_train_command(CLI::App& app) {
       rendezvous = rendezvous_from_environment();
       // torchrun and srun start one process per device: LOCAL_RANK picks it.
       if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(rendezvous->local_rank));
-      // Ranks sharing a machine share its cores (loupe otherwise takes them all).
-      if (const char* threads = std::getenv("OMP_NUM_THREADS"); threads && *threads) {
-        char* end = nullptr;
-        const long n = std::strtol(threads, &end, 10);
-        LOUPE_CHECK(*end == '\0' && n >= 1 && n <= 4096, "OMP_NUM_THREADS '", threads,
-                    "': expected a whole number of threads in 1..4096");
-        set_threads(static_cast<int>(n));
-      }
     }
     const bool main_rank = !rendezvous || rendezvous->rank == 0;
     // One training per checkpoint at a time; creating the lock also proves the folder

@@ -12,14 +12,17 @@ namespace loupe {
 // Asking for CUDA on a machine without it is a loupe::Error.
 torch::Device resolve_device(const std::string& spec);
 
-// Lets LibTorch use every core (intra-op threads = hardware concurrency), flushes
+// Lets LibTorch use every core this process may run on (or OMP_NUM_THREADS), flushes
 // subnormals, keeps OpenBLAS to one thread and, on glibc, keeps freed activation
 // buffers on the heap rather than returning them to the kernel after each pass.
 // Called once at start-up by the CLI and the benchmarks, and by the library itself on
 // first use (see below).
 void init_threads();
+// The thread count init_threads uses: OMP_NUM_THREADS when set to a whole number, else
+// the cores this process may run on (its CPU affinity: taskset, Slurm's cpusets).
+int default_threads();
 // LibTorch's intra-op threads set to n (at least 1), with subnormals flushed to zero on
-// every one of them (init_threads uses it with every core).
+// every one of them (init_threads uses it with default_threads()).
 void set_threads(int n);
 
 // A program that links loupe gets init_threads() on its first use of the library

@@ -188,14 +188,19 @@ void explain_dataset(const ExplainFlags& f, const CompareOptions& o, const Shard
 
 Runner add_explain_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("explain", "Explain a model's decisions on images with one or several methods");
-  cmd->footer("Methods: " + join_names(explainer_names()) +
-              "\n\nExamples:\n  loupe explain gradcam --checkpoint lazy.pt --images shirt.png --out cams\n"
-              "  loupe explain --methods gradcam,ablationcam,scorecam,lime,kernelshap,partition --model resnet50 \\\n"
-              "      --weights resnet50.safetensors --images photos/ --size 224 --target top1 --out compare\n"
-              "  loupe explain --methods gradcam,lime --model my_model.pt --tap layer4 --images photos/ --size 224 \\\n"
-              "      --precision bf16 --out audit   # a TorchScript file (torch.jit.save), bf16 on AVX-512 CPUs\n"
-              "Writes report.html (a row per image, a column per method, the IoU agreement table), metrics.json,\n"
-              "maps/<image>/<method>.npy (float32 [H,W]) and overlays/<image>_<method>.png.");
+  cmd->footer(
+      "Methods: " + join_names(explainer_names()) +
+      "\n\nExamples:\n  loupe explain gradcam --checkpoint lazy.pt --images shirt.png --out cams\n"
+      "  loupe explain --methods gradcam,ablationcam,scorecam,lime,kernelshap,partition --model resnet50 \\\n"
+      "      --weights resnet50.safetensors --images photos/ --size 224 --target top1 --out compare\n"
+      "  loupe explain --methods gradcam,lime --model my_model.pt --tap layer4 --images photos/ --size 224 \\\n"
+      "      --precision bf16 --out audit   # a TorchScript file (torch.jit.save), bf16 on AVX-512 CPUs\n"
+      "  loupe explain --methods gradcam,occlusion --checkpoint fm.pt --images val-images-idx3-ubyte --results h5 \\\n"
+      "      --shard 0/4 --out audit/shard-0   # then: loupe merge audit/shard-* --out audit/merged\n"
+      "Writes report.html (a row per image, a column per method, the IoU agreement table), metrics.json,\n"
+      "maps/<image>/<method>.npy (float32 [H,W]) and overlays/<image>_<method>.png; with --results h5\n"
+      "(datasets, more than 256 images) results.h5 instead (docs/results-h5.md) and a report of aggregates\n"
+      "and extreme examples.");
   auto f = std::make_shared<ExplainFlags>();
   cmd->add_option("methods", f->positional_methods, "methods, as --methods (e.g. 'loupe explain gradcam ...')")
       ->delimiter(',')

@@ -85,6 +85,12 @@ void add_examples(report::Report& r, const h5::File& f, const audit::Header& h, 
            " (moved, or another machine), so no examples are drawn; results.h5 holds every map.");
     return;
   }
+  // Signed maps (--signed) span [-1,1]: the settings say so; else the maps' signs do.
+  const auto settings = json::parse(h.settings, nullptr, /*allow_exceptions=*/false);
+  const bool signed_maps =
+      settings.is_object() && settings.contains("signed")
+          ? settings["signed"].get<bool>()
+          : f.read("maps/" + h.methods.front(), 0, std::min<int64_t>(f.rows("id"), 64)).min().item<double>() < 0;
   const auto positions = f.read_all("position");
   const auto ids = [&](const std::vector<int64_t>& rows) {
     std::vector<int64_t> out;
@@ -120,10 +126,11 @@ void add_examples(report::Report& r, const h5::File& f, const audit::Header& h, 
         c.runs.push_back(std::move(run));
       }
       const auto batch = images->read(ids(rows));
-      add_maps_figure(r, ranking.title + ": " + label + " " + ranking.why, batch, row_labels, c,
-                      c.runs.front().attribution.maps.min().item<double>() < 0);
+      add_maps_figure(r, ranking.title + ": " + label + " " + ranking.why, batch, row_labels, c, signed_maps,
+                      /*legend=*/false);
     }
   }
+  add_colour_scale(r, signed_maps);
 }
 
 }  // namespace

@@ -129,7 +129,8 @@ MethodComparison compare_methods(TappedModel& model, const torch::Tensor& images
 }
 
 void add_maps_figure(report::Report& r, const std::string& caption, const torch::Tensor& images,
-                     const std::vector<std::string>& row_labels, const MethodComparison& c, bool signed_maps) {
+                     const std::vector<std::string>& row_labels, const MethodComparison& c, bool signed_maps,
+                     bool legend) {
   const int64_t n = images.size(0), m = static_cast<int64_t>(c.runs.size());
   LOUPE_CHECK(static_cast<int64_t>(row_labels.size()) == n, "row labels: expected ", n, ", got ", row_labels.size());
   const auto cmap = signed_maps ? Colormap::diverging : Colormap::jet;
@@ -156,6 +157,11 @@ void add_maps_figure(report::Report& r, const std::string& caption, const torch:
         n > 8 ? caption + ", images " + std::to_string(first + 1) + "-" + std::to_string(last) : caption;
     r.figure(part, image_grid(cells, labels, GridOptions(m + 1).cell_size(cell), rows));
   }
+  if (legend) add_colour_scale(r, signed_maps);
+}
+
+void add_colour_scale(report::Report& r, bool signed_maps) {
+  const auto cmap = signed_maps ? Colormap::diverging : Colormap::jet;
   r.figure(signed_maps ? "Colour scale: -1 evidence against the class, 0 none (white), +1 evidence for it"
                        : "Colour scale: 0 no evidence, 1 the strongest evidence in the image",
            signed_maps ? colour_legend(cmap, "-1", "+1") : colour_legend(cmap, "0", "1"));

@@ -72,9 +72,12 @@ void add_comparison_to_report(report::Report& report, const torch::Tensor& image
                               const CompareOptions& options);
 
 // The figure alone: one row per image (the image, then each method's overlay, rows
-// labelled `row_labels`), cut into figures of 8 rows, and the colour bar.
+// labelled `row_labels`), cut into figures of 8 rows, and (with `legend`) the colour bar.
 void add_maps_figure(report::Report& report, const std::string& caption, const torch::Tensor& images,
-                     const std::vector<std::string>& row_labels, const MethodComparison& comparison, bool signed_maps);
+                     const std::vector<std::string>& row_labels, const MethodComparison& comparison, bool signed_maps,
+                     bool legend = true);
+// The colour bar of the maps' overlays.
+void add_colour_scale(report::Report& report, bool signed_maps);
 
 // Writes dir/<name>/<method>.npy (float32 [H,W]) for every image and method, and returns
 // the relative paths written, per image then method.

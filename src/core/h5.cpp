@@ -110,6 +110,17 @@ struct File::State {
     return d;
   }
 
+  torch::ScalarType dtype_of(hid_t dataset, const std::string& name) const {
+    Id type(H5Dget_type(dataset), H5Tclose);
+    const auto cls = H5Tget_class(type.get());
+    const size_t size = H5Tget_size(type.get());
+    if (cls == H5T_FLOAT && size == 4) return torch::kFloat;
+    if (cls == H5T_FLOAT && size == 8) return torch::kDouble;
+    if (cls == H5T_INTEGER && size == 8) return torch::kLong;
+    if (cls == H5T_INTEGER && size == 1) return torch::kByte;
+    fail("HDF5 file ", where(name), ": elements are neither float32, float64, int64 nor uint8");
+  }
+
   // H5Lexists fails when a group on the way is missing: check each prefix in turn.
   bool exists(const std::string& name) const {
     size_t from = 0;
@@ -223,21 +234,14 @@ std::vector<int64_t> File::row_shape(const std::string& name) const {
 
 torch::ScalarType File::dtype(const std::string& name) const {
   const auto d = s_->dataset(name);
-  Id type(H5Dget_type(d.get()), H5Tclose);
-  const auto cls = H5Tget_class(type.get());
-  const size_t size = H5Tget_size(type.get());
-  if (cls == H5T_FLOAT && size == 4) return torch::kFloat;
-  if (cls == H5T_FLOAT && size == 8) return torch::kDouble;
-  if (cls == H5T_INTEGER && size == 8) return torch::kLong;
-  if (cls == H5T_INTEGER && size == 1) return torch::kByte;
-  fail("HDF5 file ", s_->where(name), ": elements are neither float32, float64, int64 nor uint8");
+  return s_->dtype_of(d.get(), name);
 }
 
 void File::append(const std::string& name, const torch::Tensor& rows) {
   QuietErrors quiet;
   const auto d = s_->dataset(name);
   auto dims = dims_of(d.get());
-  const auto type = dtype(name);
+  const auto type = s_->dtype_of(d.get(), name);
   LOUPE_CHECK(rows.dim() == static_cast<int64_t>(dims.size()), "HDF5 file ", s_->where(name), ": rows of ",
               rows.dim() - 1, " dimension(s), expected ", dims.size() - 1);
   for (size_t i = 1; i < dims.size(); ++i)
@@ -283,7 +287,7 @@ torch::Tensor File::read(const std::string& name, int64_t first, int64_t count) 
   const auto dims = dims_of(d.get());
   LOUPE_CHECK(!dims.empty() && first >= 0 && count >= 0 && first + count <= static_cast<int64_t>(dims[0]), "HDF5 file ",
               s_->where(name), ": rows ", first, "..", first + count, " asked of ", dims.empty() ? 0 : dims[0]);
-  const auto type = dtype(name);
+  const auto type = s_->dtype_of(d.get(), name);
   std::vector<int64_t> shape{count};
   for (size_t i = 1; i < dims.size(); ++i) shape.push_back(static_cast<int64_t>(dims[i]));
   auto out = torch::empty(shape, torch::TensorOptions().dtype(type));

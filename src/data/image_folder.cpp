@@ -37,6 +37,27 @@ std::vector<fs::path> list_images(const fs::path& path_or_folder) {
   return files;
 }
 
+ClassFolders list_class_folders(const fs::path& root) {
+  std::error_code ec;
+  ClassFolders out;
+  for (const auto& entry : fs::directory_iterator(root, ec))
+    if (entry.is_directory() && !is_hidden(entry.path())) out.classes.push_back(entry.path().filename().string());
+  LOUPE_CHECK(!ec, root.string(), ": cannot list folder (", ec.message(), ")");
+  LOUPE_CHECK(!out.classes.empty(), root.string(),
+              ": no class subfolders; expected one folder per class holding its images (root/<class>/*.png|jpg)");
+  std::sort(out.classes.begin(), out.classes.end());
+  for (size_t c = 0; c < out.classes.size(); ++c) {
+    const auto folder = root / out.classes[c];
+    const auto images = list_images(folder);
+    LOUPE_CHECK(!images.empty(), folder.string(), ": class folder holds no .png, .jpg or .jpeg images");
+    for (const auto& file : images) {
+      out.files.push_back(file);
+      out.labels.push_back(static_cast<int64_t>(c));
+    }
+  }
+  return out;
+}
+
 TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& options) {
   LOUPE_CHECK(options.channels == 1 || options.channels == 3, root.string(),
               ": image folder channels = ", options.channels, "; expected 1 (gray) or 3 (RGB)");
@@ -47,21 +68,10 @@ TensorDataset load_image_folder(const fs::path& root, const ImageFolderOptions& 
   LOUPE_CHECK(fs::is_directory(root, ec), root.string(),
               ": expected an image folder (root/<class>/*.png), found a file");
 
-  std::vector<std::string> classes;
-  for (const auto& entry : fs::directory_iterator(root, ec))
-    if (entry.is_directory() && !is_hidden(entry.path())) classes.push_back(entry.path().filename().string());
-  LOUPE_CHECK(!ec, root.string(), ": cannot list folder (", ec.message(), ")");
-  LOUPE_CHECK(!classes.empty(), root.string(),
-              ": no class subfolders; expected one folder per class holding its images (root/<class>/*.png|jpg)");
-  std::sort(classes.begin(), classes.end());
-
+  const auto listed = list_class_folders(root);
   std::vector<std::pair<fs::path, int64_t>> files;
-  for (size_t c = 0; c < classes.size(); ++c) {
-    const auto folder = root / classes[c];
-    const auto images = list_images(folder);
-    LOUPE_CHECK(!images.empty(), folder.string(), ": class folder holds no .png, .jpg or .jpeg images");
-    for (const auto& file : images) files.emplace_back(file, static_cast<int64_t>(c));
-  }
+  for (size_t k = 0; k < listed.files.size(); ++k) files.emplace_back(listed.files[k], listed.labels[k]);
+  const auto& classes = listed.classes;
 
   std::vector<torch::Tensor> images;
   std::vector<int64_t> labels;

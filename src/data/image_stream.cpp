@@ -4,7 +4,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include "loupe/core/error.h"
 #include "loupe/core/h5.h"
@@ -48,27 +47,18 @@ class FileStream : public ImageStream {
       const fs::path p(input);
       std::error_code ec;
       // A folder of class subfolders (and no images of its own) is labelled.
-      if (fs::is_directory(p, ec) && inputs.size() == 1 && list_direct_images(p).empty()) {
-        std::vector<fs::path> classes;
-        for (const auto& e : fs::directory_iterator(p, ec))
-          if (e.is_directory()) classes.push_back(e.path());
-        std::sort(classes.begin(), classes.end());
-        for (size_t c = 0; c < classes.size(); ++c) {
-          const auto files = list_images(classes[c]);
-          if (files.empty()) continue;
-          classes_.push_back(classes[c].filename().string());
-          for (const auto& f : files) {
-            files_.push_back(f);
-            labels_.push_back(static_cast<int64_t>(classes_.size() - 1));
-          }
-        }
-        LOUPE_CHECK(!files_.empty(), "--images ", input, ": no PNG or JPEG images in it or its subfolders");
+      const auto is_folder = [](const fs::directory_entry& e) { return e.is_directory(); };
+      if (fs::is_directory(p, ec) && inputs.size() == 1 && list_images(p).empty() &&
+          std::any_of(fs::directory_iterator(p, ec), fs::directory_iterator(), is_folder)) {
+        auto listed = list_class_folders(p);
+        classes_ = std::move(listed.classes);
+        files_ = std::move(listed.files);
+        labels_ = std::move(listed.labels);
         continue;
       }
       for (const auto& f : list_images(p)) files_.push_back(f);
     }
     LOUPE_CHECK(!files_.empty(), "--images: no PNG or JPEG images found");
-    if (!labels_.empty() && labels_.size() != files_.size()) labels_.clear();
   }
 
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
@@ -108,17 +98,6 @@ class FileStream : public ImageStream {
   }
 
  private:
-  static std::vector<fs::path> list_direct_images(const fs::path& dir) {
-    std::vector<fs::path> out;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      auto ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out.push_back(e.path());
-    }
-    return out;
-  }
-
   ImageStreamOptions o_;
   std::vector<fs::path> files_;
   std::vector<int64_t> labels_;
@@ -291,21 +270,6 @@ class H5Stream : public ImageStream {
   torch::Tensor labels_;
 };
 
-void write_idx(const fs::path& path, const torch::Tensor& data, uint32_t magic) {
-  const auto bytes = data.contiguous();
-  std::ofstream out(path, std::ios::binary);
-  LOUPE_CHECK(out.good(), "cannot write ", path.string());
-  const auto put = [&](uint32_t v) {
-    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-    out.write(reinterpret_cast<const char*>(b), 4);
-  };
-  put(magic);
-  for (int64_t d = 0; d < bytes.dim(); ++d) put(static_cast<uint32_t>(bytes.size(d)));
-  out.write(static_cast<const char*>(bytes.data_ptr()), static_cast<std::streamsize>(bytes.numel()));
-  LOUPE_CHECK(out.good(), "cannot write ", path.string(), " (disk full?)");
-}
-
 }  // namespace
 
 torch::Tensor ImageStream::labels(const std::vector<int64_t>&) { fail(describe(), ": has no labels"); }
@@ -358,16 +322,6 @@ std::unique_ptr<ImageStream> open_image_stream(const std::vector<std::string>& i
   auto files = std::make_unique<FileStream>(inputs, o);
   files->probe();
   return files;
-}
-
-void write_idx_images(const fs::path& path, const torch::Tensor& images) {
-  LOUPE_CHECK(images.dim() == 3 && images.scalar_type() == torch::kByte, "IDX images: expected uint8 [N,H,W]");
-  write_idx(path, images, 0x00000803);
-}
-
-void write_idx_labels(const fs::path& path, const torch::Tensor& labels) {
-  LOUPE_CHECK(labels.dim() == 1 && labels.scalar_type() == torch::kByte, "IDX labels: expected uint8 [N]");
-  write_idx(path, labels, 0x00000801);
 }
 
 }  // namespace loupe

@@ -140,11 +140,7 @@ report::Report audit_report(const fs::path& results_file, ImageStream* images) {
   const auto h = audit::read_header(f);
   const int64_t n = audit::row_count(f, h);
   LOUPE_CHECK(n > 0, results_file.string(), ": no images");
-  const auto methods_text = [&] {
-    std::string s;
-    for (const auto& m : h.methods) s += (s.empty() ? "" : ", ") + m;
-    return s;
-  }();
+  const auto methods_text = join_names(h.methods);
   report::Report r("Dataset explanations", fs::path(h.model).filename().string() + " · " + std::to_string(n) +
                                                " images · " + methods_text + " · target " + h.target);
   r.section("Run");

@@ -9,12 +9,6 @@
 namespace loupe::audit {
 namespace {
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> out;
   size_t from = 0;
@@ -64,8 +58,8 @@ void write_header(h5::File& f, const Header& h) {
   f.set_attr("inputs", h.inputs);
   f.set_attr("target", h.target);
   f.set_attr("settings", h.settings);
-  f.set_attr("methods", joined(h.methods));
-  f.set_attr("iou_pairs", joined(h.iou_pairs()));
+  f.set_attr("methods", join_names(h.methods, ","));
+  f.set_attr("iou_pairs", join_names(h.iou_pairs(), ","));
   f.set_attr("shard_index", h.shard.index);
   f.set_attr("shard_count", h.shard.count);
   f.set_attr("total_images", h.total_images);
@@ -98,8 +92,8 @@ Header read_header(const h5::File& f) {
   h.faithfulness = f.attr_int("faithfulness") != 0;
   LOUPE_CHECK(!h.methods.empty() && h.shard.count >= 1 && h.shard.index >= 0 && h.shard.index < h.shard.count &&
                   h.total_images >= 1 && h.height >= 1 && h.width >= 1,
-              f.path().string(), ": damaged header (methods '", joined(h.methods), "', shard ", h.shard.str(), ", ",
-              h.total_images, " images of ", h.height, "x", h.width, ")");
+              f.path().string(), ": damaged header (methods '", join_names(h.methods, ","), "', shard ", h.shard.str(),
+              ", ", h.total_images, " images of ", h.height, "x", h.width, ")");
   return h;
 }
 
@@ -124,7 +118,7 @@ std::string difference(const Header& a, const Header& b) {
   if (a.source != b.source) return "images " + a.source + " vs " + b.source;
   if (a.total_images != b.total_images)
     return "dataset size " + std::to_string(a.total_images) + " vs " + std::to_string(b.total_images);
-  if (a.methods != b.methods) return "methods " + joined(a.methods) + " vs " + joined(b.methods);
+  if (a.methods != b.methods) return "methods " + join_names(a.methods, ",") + " vs " + join_names(b.methods, ",");
   if (a.target != b.target) return "target " + a.target + " vs " + b.target;
   if (a.height != b.height || a.width != b.width || a.channels != b.channels) return "image size or channels";
   if (a.faithfulness != b.faithfulness) return "faithfulness on in one, off in the other";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "audit_results.h"
@@ -53,6 +54,15 @@ audit::Header header_of(const ModelSpec& spec, const ImageStream& images, const 
   return h;
 }
 
+// True when a batch file holds the shard's rows [first, first + count) and nothing else.
+bool holds_shard_rows(const h5::File& f, const Part& p, const std::vector<int64_t>& positions) {
+  const auto m = static_cast<int64_t>(positions.size());
+  if (p.first < 0 || p.count < 1 || p.first + p.count > m) return false;
+  const auto expected = torch::tensor(
+      std::vector<int64_t>(positions.begin() + p.first, positions.begin() + p.first + p.count), torch::kLong);
+  return torch::equal(f.read_all("position"), expected);
+}
+
 // The finished batch files an earlier run left: each checked against this audit and
 // against the shard's positions. A file that does not open (cut short by a kill in
 // the middle of a rename-less write cannot happen, but a disk can fail) is redone.
@@ -63,33 +73,30 @@ std::vector<Part> finished_parts(const fs::path& dir, const audit::Header& h, co
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  const auto m = static_cast<int64_t>(positions.size());
   for (const auto& path : files) {
     if (path.extension() != ".h5") {
       fs::remove(path, ec);  // a temporary file of the batch in flight
       continue;
     }
     Part p{path};
+    std::optional<h5::File> f;
+    audit::Header other;
     try {
-      const auto f = h5::File::open(path);
-      const auto other = audit::read_header(f);
-      const auto diff = audit::difference(other, h);
-      LOUPE_CHECK(diff.empty() && other.shard.index == h.shard.index, "--resume: ", path.string(),
-                  " belongs to another audit (that file vs this run: ",
-                  diff.empty() ? "shard " + other.shard.str() + " vs " + h.shard.str() : diff,
-                  "); use another --out, or run without --resume to start over");
-      p.first = f.attr_int("part_first");
-      p.count = audit::row_count(f, other);
-      LOUPE_CHECK(p.first >= 0 && p.count >= 1 && p.first + p.count <= m, path.string(), ": rows ", p.first, "..",
-                  p.first + p.count, " outside the shard's ", m, " images");
-      const auto stored = f.read_all("position");
-      const auto expected = torch::tensor(
-          std::vector<int64_t>(positions.begin() + p.first, positions.begin() + p.first + p.count), torch::kLong);
-      LOUPE_CHECK(torch::equal(stored, expected), path.string(), ": its images are not the shard's rows ", p.first,
-                  "..", p.first + p.count);
-    } catch (const Error& e) {
-      if (std::string(e.what()).rfind("--resume", 0) == 0) throw;
+      f.emplace(h5::File::open(path));
+      other = audit::read_header(*f);
+      p.first = f->attr_int("part_first");
+      p.count = audit::row_count(*f, other);
+    } catch (const Error&) {
       fs::remove(path, ec);  // unreadable: explained again
+      continue;
+    }
+    const auto diff = audit::difference(other, h);
+    LOUPE_CHECK(diff.empty() && other.shard.index == h.shard.index, "--resume: ", path.string(),
+                " belongs to another audit (that file vs this run: ",
+                diff.empty() ? "shard " + other.shard.str() + " vs " + h.shard.str() : diff,
+                "); use another --out, or run without --resume to start over");
+    if (!holds_shard_rows(*f, p, positions)) {
+      fs::remove(path, ec);  // not the rows its name says: explained again
       continue;
     }
     parts.push_back(p);
@@ -318,14 +325,18 @@ int64_t merge_audit_results(const std::vector<fs::path>& shard_dirs, const fs::p
   const int64_t row_bytes = static_cast<int64_t>(first.methods.size()) * first.height * first.width * 4 + 64;
   const int64_t block = std::clamp<int64_t>((int64_t{64} << 20) / (n * row_bytes), 1, 4096);
   std::vector<size_t> file_of(static_cast<size_t>(n));
-  for (size_t i = 0; i < headers.size(); ++i) file_of[static_cast<size_t>(headers[i].shard.index)] = i;
+  std::vector<int64_t> rows_of(static_cast<size_t>(n));  // shard k's images
+  for (size_t i = 0; i < headers.size(); ++i) {
+    file_of[static_cast<size_t>(headers[i].shard.index)] = i;
+    rows_of[static_cast<size_t>(headers[i].shard.index)] = audit::row_count(files[i], headers[i]);
+  }
   const auto path = out / kResultsFile;
   write_h5_atomically(path, merged, [&](h5::File& dst) {
     for (int64_t row = 0; row * n < first.total_images; row += block) {
       std::vector<audit::Rows> pieces;
       for (int64_t k = 0; k < n; ++k) {
         const auto& f = files[file_of[static_cast<size_t>(k)]];
-        const int64_t have = audit::row_count(f, headers[file_of[static_cast<size_t>(k)]]);
+        const int64_t have = rows_of[static_cast<size_t>(k)];
         const int64_t count = std::max<int64_t>(0, std::min(block, have - row));
         if (count > 0) pieces.push_back(audit::read_rows(f, first, row, count));
       }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/cli_helpers.h"
+#include "data/idx_files.h"
 #include "loupe/core/h5.h"
 #include "loupe/data/image_stream.h"
 #include "test_util.h"
@@ -30,7 +31,7 @@ struct AuditFixture {
     checkpoint = dir.path() / "m.pt";
     save_checkpoint(checkpoint, {{kClassifierModule, model.get(), spec_json(spec)}}, {}, {});
     idx = dir.path() / "val-images-idx3-ubyte";
-    write_idx_images(idx, torch::randint(0, 256, {n, 28, 28}, torch::TensorOptions().dtype(torch::kByte)));
+    test::write_idx(idx, torch::randint(0, 256, {n, 28, 28}, torch::TensorOptions().dtype(torch::kByte)));
   }
   std::vector<std::string> args(const std::string& out, std::vector<std::string> more = {}) const {
     std::vector<std::string> a = {"--methods",    "gradcam,occlusion",

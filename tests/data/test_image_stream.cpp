@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <zlib.h>
 
+#include "data/idx_files.h"
 #include "error_matchers.h"
 #include "format_builders.h"
 #include "loupe/core/fs.h"
@@ -21,8 +21,8 @@ TEST(ImageStream, IdxReadsAnyPositionsAndLabels) {
   test::TempDir dir;
   torch::manual_seed(0);
   const auto pixels = some_pixels(7, 5, 6);
-  write_idx_images(dir.path() / "val-images-idx3-ubyte", pixels);
-  write_idx_labels(dir.path() / "val-labels-idx1-ubyte", torch::arange(7, torch::kByte) * 2);
+  test::write_idx(dir.path() / "val-images-idx3-ubyte", pixels);
+  test::write_idx(dir.path() / "val-labels-idx1-ubyte", torch::arange(7, torch::kByte) * 2);
   auto s = open_image_stream({(dir.path() / "val-images-idx3-ubyte").string()}, ImageStreamOptions().set_channels(1));
   EXPECT_EQ(s->size(), 7);
   EXPECT_EQ(s->image_size(), std::make_pair(int64_t{5}, int64_t{6}));
@@ -46,15 +46,13 @@ TEST(ImageStream, GzipIdxStreamsLikeThePlainFile) {
   torch::manual_seed(1);
   const auto pixels = some_pixels(20, 4, 4);
   const auto plain = dir.path() / "a-images-idx3-ubyte", gz = dir.path() / "b-images-idx3-ubyte.gz";
-  write_idx_images(plain, pixels);
+  test::write_idx(plain, pixels);
   std::string bytes;
   {
     std::ifstream in(plain, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  gzFile out = gzopen(gz.c_str(), "wb");
-  gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(out);
+  write_file_atomic(gz, test::gzip_bytes(bytes));
   auto a = open_image_stream({plain.string()}, ImageStreamOptions().set_channels(1));
   auto b = open_image_stream({gz.string()}, ImageStreamOptions().set_channels(1));
   EXPECT_FALSE(b->has_labels());
@@ -64,12 +62,12 @@ TEST(ImageStream, GzipIdxStreamsLikeThePlainFile) {
 TEST(ImageStream, BadIdxFilesAreNamed) {
   test::TempDir dir;
   const auto path = dir.path() / "t-images-idx3-ubyte";
-  write_idx_images(path, some_pixels(3, 4, 4));
+  test::write_idx(path, some_pixels(3, 4, 4));
   fs::resize_file(path, 16 + 3 * 16 - 5);
   EXPECT_LOUPE_ERROR(open_image_stream({path.string()}, {}), "truncated");
   std::ofstream(path, std::ios::binary | std::ios::trunc).write("\0\0\x08\x03\0\0", 6);
   EXPECT_LOUPE_ERROR(open_image_stream({path.string()}, {}), "truncated IDX header");
-  write_idx_labels(dir.path() / "l-images-idx3-ubyte", torch::zeros({30}, torch::kByte));
+  test::write_idx(dir.path() / "l-images-idx3-ubyte", torch::zeros({30}, torch::kByte));
   EXPECT_LOUPE_ERROR(open_image_stream({(dir.path() / "l-images-idx3-ubyte").string()}, {}), "magic 0x00000803");
   EXPECT_LOUPE_ERROR(open_image_stream({(dir.path() / "none-images-idx3-ubyte").string()}, {}), "not found");
   EXPECT_LOUPE_ERROR(open_image_stream({path.string(), "x.png"}, {}), "on its own");

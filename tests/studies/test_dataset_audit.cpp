@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "data/idx_files.h"
 #include "error_matchers.h"
 #include "loupe/core/h5.h"
 #include "loupe/studies/dataset_audit.h"
@@ -27,8 +28,8 @@ struct Fixture {
     model = make_model(spec);
     model->eval();
     idx = dir.path() / "val-images-idx3-ubyte";
-    write_idx_images(idx, torch::randint(0, 256, {kImages, 28, 28}, torch::TensorOptions().dtype(torch::kByte)));
-    write_idx_labels(dir.path() / "val-labels-idx1-ubyte", (torch::arange(kImages) % 10).to(torch::kByte));
+    test::write_idx(idx, torch::randint(0, 256, {kImages, 28, 28}, torch::TensorOptions().dtype(torch::kByte)));
+    test::write_idx(dir.path() / "val-labels-idx1-ubyte", (torch::arange(kImages) % 10).to(torch::kByte));
   }
 
   std::unique_ptr<ImageStream> images() const {

@@ -79,9 +79,4 @@ bool is_idx_images_path(const fs::path& path);
 // True for "*.h5" / "*.hdf5", with an optional ":dataset" suffix.
 bool is_hdf5_images_spec(const std::string& input);
 
-// Writes uint8 images [N,H,W] as an IDX file (magic 0x00000803), for tests and benches.
-void write_idx_images(const fs::path& path, const torch::Tensor& images);
-// Writes uint8 labels [N] as an IDX labels file (magic 0x00000801).
-void write_idx_labels(const fs::path& path, const torch::Tensor& labels);
-
 }  // namespace loupe
